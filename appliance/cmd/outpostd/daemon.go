@@ -29,6 +29,7 @@ func defaultConfig() (*config.Config, []byte) { return config.Default() }
 
 // daemon is the running box: every component and the current config.
 type daemon struct {
+	out      io.Writer // the operator's console: log lines and the start banner
 	log      *slog.Logger
 	level    *slog.LevelVar
 	path     string // config file; "" = embedded default
@@ -73,7 +74,7 @@ func parseLevel(s string) slog.Level {
 
 // newDaemon builds every component from cfg; nothing listens yet.
 func newDaemon(cfg *config.Config, path string, logOut io.Writer) (*daemon, error) {
-	d := &daemon{path: path, level: new(slog.LevelVar), started: time.Now()}
+	d := &daemon{out: logOut, path: path, level: new(slog.LevelVar), started: time.Now()}
 	d.level.Set(parseLevel(cfg.Log.Level))
 	d.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: d.level}))
 	set, err := originSet(cfg)
@@ -213,12 +214,12 @@ func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener) error {
 	}
 	d.log.Info("outpostd serving", "site", cfg.Site, "version", version, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "wan_mbps", cfg.WAN.MaxMbps)
-	fmt.Fprintf(os.Stderr, "\noutpostd: site %q serving on http://%s\n", cfg.Site, displayAddr(ln.Addr()))
+	fmt.Fprintf(d.out, "\noutpostd: site %q serving on http://%s\n", cfg.Site, displayAddr(ln.Addr()))
 	for _, o := range cfg.Origins {
-		fmt.Fprintf(os.Stderr, "  origin %-8s %s -> http://%s/o/%s/...\n", o.Name, o.URL, displayAddr(ln.Addr()), o.Name)
+		fmt.Fprintf(d.out, "  origin %-8s %s -> http://%s/o/%s/...\n", o.Name, o.URL, displayAddr(ln.Addr()), o.Name)
 	}
 	if len(cfg.Origins) > 0 && cfg.Origins[0].Name == "demo" {
-		fmt.Fprintf(os.Stderr, "  play it:  ffplay http://%s/o/demo/live/master.m3u8\n\n", displayAddr(ln.Addr()))
+		fmt.Fprintf(d.out, "  play it:  ffplay http://%s/o/demo/live/master.m3u8\n\n", displayAddr(ln.Addr()))
 	}
 
 	stopWatch := d.watchConfig(ctx)
