@@ -168,7 +168,7 @@ func (d *daemon) close() {
 }
 
 // run is main without the process: it serves until ctx ends.
-func run(ctx context.Context, path string, logOut io.Writer, ready func(lan net.Addr)) error {
+func run(ctx context.Context, path string, logOut io.Writer, ready func(lan, tls net.Addr)) error {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
@@ -190,7 +190,11 @@ func run(ctx context.Context, path string, logOut io.Writer, ready func(lan net.
 		}
 	}
 	if ready != nil {
-		ready(ln.Addr())
+		var tlsAddr net.Addr
+		if tlsLn != nil {
+			tlsAddr = tlsLn.Addr()
+		}
+		ready(ln.Addr(), tlsAddr)
 	}
 	return d.serve(ctx, ln, tlsLn)
 }

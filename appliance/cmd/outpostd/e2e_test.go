@@ -105,7 +105,7 @@ func startBox(t *testing.T, cfgPath string) *box {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &box{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan net.Addr, 1)
-	go func() { b.done <- run(ctx, cfgPath, io.Discard, func(a net.Addr) { ready <- a }) }()
+	go func() { b.done <- run(ctx, cfgPath, io.Discard, func(a, _ net.Addr) { ready <- a }) }()
 	select {
 	case a := <-ready:
 		b.url = "http://" + a.String()
