@@ -92,7 +92,7 @@ func newDaemon(cfg *config.Config, path string, logOut io.Writer) (*daemon, erro
 		Dir:         filepath.Join(cfg.DataDir, "cache"),
 		MaxBytes:    int64(cfg.Cache.MaxBytes),
 		MemoryBytes: int64(cfg.Cache.MemoryBytes),
-		Logger:      d.log.With("component", "cache"),
+		Logger:      d.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
