@@ -189,19 +189,12 @@ func run(ctx context.Context, path string, logOut io.Writer, ready func(lan, tls
 			return fmt.Errorf("tls.listen %s: %w", cfg.TLS.Listen, err)
 		}
 	}
-	if ready != nil {
-		var tlsAddr net.Addr
-		if tlsLn != nil {
-			tlsAddr = tlsLn.Addr()
-		}
-		ready(ln.Addr(), tlsAddr)
-	}
-	return d.serve(ctx, ln, tlsLn)
+	return d.serve(ctx, ln, tlsLn, ready)
 }
 
 // serve runs the HTTP servers on ln (and tlsLn when not nil) until ctx ends, then
 // drains: in-flight responses finish (bounded), new connections are refused.
-func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener) error {
+func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener, ready func(lan, tls net.Addr)) error {
 	cfg := d.cfg.Load()
 	srv := &http.Server{
 		Handler:           d.handler(),
@@ -228,6 +221,13 @@ func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener) error {
 
 	stopWatch := d.watchConfig(ctx)
 	defer stopWatch()
+	if ready != nil {
+		var tlsAddr net.Addr
+		if tlsLn != nil {
+			tlsAddr = tlsLn.Addr()
+		}
+		ready(ln.Addr(), tlsAddr)
+	}
 
 	var serveErr error
 	select {
