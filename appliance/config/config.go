@@ -41,6 +41,12 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Prefetch Prefetch `yaml:"prefetch"`
 	Log      Log      `yaml:"log"`
+	// Siblings: mDNS discovery and site cache cooperation (siblings.go).
+	Siblings Siblings `yaml:"siblings"`
+	// LAN, Tracker and SuperPeer: the peer broker for browsers (p2p.go).
+	LAN       LAN       `yaml:"lan"`
+	Tracker   Tracker   `yaml:"tracker"`
+	SuperPeer SuperPeer `yaml:"superpeer"`
 }
 
 // Origin is one allowed upstream: LAN requests /o/{name}/{path} map to {url}{path}.
@@ -158,6 +164,8 @@ func (c *Config) applyDefaults() {
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
+	c.Siblings.applyDefaults()
+	c.applyP2PDefaults()
 }
 
 var (
@@ -237,6 +245,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Prefetch.IdleTargetDurations < 1 || c.Prefetch.IdleTargetDurations > 100 {
 		return keyErr("prefetch.idle_target_durations", "must be between 1 and 100")
+	}
+	if err := c.Siblings.validate(); err != nil {
+		return err
+	}
+	if err := c.validateP2P(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -39,17 +39,20 @@ type Server struct {
 	CORSOrigins func() []string
 	// Prefetch is told about every playlist request; nil disables live prefetch.
 	Prefetch *prefetch.Prefetcher
+	// Siblings, when set, sends segment fills to the owning sibling box.
+	Siblings Siblings
 	// PlaylistMaxBytes bounds a playlist body; zero means 4 MiB.
 	PlaylistMaxBytes int64
 	Logger           *slog.Logger
 
-	lanBytes  atomic.Int64
-	requests  atomic.Int64
-	errors5xx atomic.Int64
-	unmapped  atomic.Int64 // absolute playlist URIs left pointing outside the box
-	badLists  atomic.Int64
-	viewers   viewerTable
-	live      liveSegments
+	lanBytes                    atomic.Int64
+	requests                    atomic.Int64
+	errors5xx                   atomic.Int64
+	unmapped                    atomic.Int64 // absolute playlist URIs left pointing outside the box
+	badLists                    atomic.Int64
+	siblingFills, siblingErrors atomic.Int64
+	viewers                     viewerTable
+	live                        liveSegments
 }
 
 // Stats are the edge's counters.
@@ -59,6 +62,8 @@ type Stats struct {
 	ServerErrors   int64          // 5xx answers
 	UnmappedURIs   int64          // absolute URIs in playlists not under any origin
 	BadPlaylists   int64          // origin playlists that failed to parse
+	SiblingFills   int64          // segments filled from the owning sibling box
+	SiblingErrors  int64          // owner sibling failures (fell back to the origin)
 	ViewersPerList map[string]int // media playlist -> distinct viewers in the last window
 }
 
@@ -70,6 +75,8 @@ func (s *Server) Stats() Stats {
 		ServerErrors:   s.errors5xx.Load(),
 		UnmappedURIs:   s.unmapped.Load(),
 		BadPlaylists:   s.badLists.Load(),
+		SiblingFills:   s.siblingFills.Load(),
+		SiblingErrors:  s.siblingErrors.Load(),
 		ViewersPerList: s.viewers.snapshot(time.Now()),
 	}
 }
@@ -111,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.watch(obj, r)
 		h, err = s.Cache.Get(r.Context(), obj.key(), s.playlistFill(obj))
 	} else {
-		h, err = s.Cache.Get(r.Context(), obj.key(), s.segmentFill(obj, s.segmentPriority(obj)))
+		h, err = s.Cache.Get(r.Context(), obj.key(), s.segmentFill(obj, s.segmentPriority(obj), !fromSibling(r.Context())))
 	}
 	if err != nil {
 		if r.Context().Err() != nil {

@@ -91,8 +91,22 @@ func (s *Server) playlistFill(obj object) cache.FillFunc {
 	}
 }
 
-func (s *Server) segmentFill(obj object, prio origin.Priority) cache.FillFunc {
+// segmentFill fetches a segment: from the owning sibling when viaSiblings and one
+// owns it, else (or when the sibling fails) from the origin.
+func (s *Server) segmentFill(obj object, prio origin.Priority, viaSiblings bool) cache.FillFunc {
 	return func(ctx context.Context) (*cache.Source, error) {
+		if viaSiblings && s.Siblings != nil {
+			resp, ok, err := s.Siblings.Fetch(ctx, obj.key(), obj.origin, obj.withQuery())
+			if ok && err == nil {
+				s.siblingFills.Add(1)
+				return &cache.Source{Body: resp.Body, Size: resp.ContentLength,
+					ContentType: contentTypeFor(obj.path, resp.Header.Get("Content-Type"))}, nil
+			}
+			if ok {
+				s.siblingErrors.Add(1)
+				s.log().Warn("owner sibling failed; fetching from the origin", "key", obj.key(), "err", err)
+			}
+		}
 		resp, err := s.Client.Get(origin.WithPriority(ctx, prio), obj.upstream)
 		if err != nil {
 			return nil, err

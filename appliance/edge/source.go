@@ -69,7 +69,7 @@ func (s *Server) Warm(ctx context.Context, ref prefetch.Ref, uri string) error {
 		h.Close()
 		return nil
 	}
-	h, err := s.Cache.Get(ctx, obj.key(), s.segmentFill(obj, origin.PriorityPrefetch))
+	h, err := s.Cache.Get(ctx, obj.key(), s.segmentFill(obj, origin.PriorityPrefetch, true))
 	if err != nil {
 		return err
 	}

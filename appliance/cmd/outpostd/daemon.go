@@ -41,6 +41,8 @@ type daemon struct {
 	cache    *cache.Cache
 	prefetch *prefetch.Prefetcher
 	edge     *edge.Server
+	sib      *siblingsState // siblings.go: discovery and site cache cooperation
+	p2p      *p2pState      // p2p.go: tracker and super-peer
 	started  time.Time
 	reloads  atomic.Int64
 	reloadMu sync.Mutex
@@ -120,6 +122,14 @@ func newDaemon(cfg *config.Config, path string, logOut io.Writer) (*daemon, erro
 		})
 		d.edge.Prefetch = d.prefetch
 	}
+	if err := d.initSiblings(cfg); err != nil {
+		d.close()
+		return nil, fmt.Errorf("siblings: %w", err)
+	}
+	if err := d.initP2P(cfg); err != nil {
+		d.close()
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
 	return d, nil
 }
 
@@ -159,6 +169,8 @@ func (d *daemon) reload() error {
 
 // close stops prefetch and the cache.
 func (d *daemon) close() {
+	d.closeP2P()
+	d.closeSiblings()
 	if d.prefetch != nil {
 		d.prefetch.Close()
 	}
@@ -221,6 +233,10 @@ func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener, ready func(l
 
 	stopWatch := d.watchConfig(ctx)
 	defer stopWatch()
+	stopSiblings := d.startSiblings(ctx)
+	defer stopSiblings()
+	stopP2P := d.startP2P(ctx)
+	defer stopP2P()
 	if ready != nil {
 		var tlsAddr net.Addr
 		if tlsLn != nil {

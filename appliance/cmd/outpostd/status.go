@@ -24,6 +24,7 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", d.serveStatus)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /{$}", d.serveIndex)
+	d.mountP2P(mux)
 	return mux
 }
 
@@ -41,6 +42,9 @@ type Status struct {
 	Streams       []StreamStatus          `json:"streams"`
 	// OffloadRatio is 1 - WAN bytes / LAN bytes since start (0 before any traffic).
 	OffloadRatio float64 `json:"offload_ratio"`
+	// Siblings and P2P are filled by siblings.go and p2p.go (nil when disabled).
+	Siblings any `json:"siblings,omitempty"`
+	P2P      any `json:"p2p,omitempty"`
 }
 
 type WANStatus struct {
@@ -143,6 +147,8 @@ func (d *daemon) status() Status {
 		st.Streams = append(st.Streams, StreamStatus{Playlist: list, Viewers: n})
 	}
 	sort.Slice(st.Streams, func(i, j int) bool { return st.Streams[i].Playlist < st.Streams[j].Playlist })
+	st.Siblings = d.siblingsStatus()
+	st.P2P = d.p2pStatus()
 	return st
 }
 
