@@ -29,7 +29,7 @@ type fakeOrigin struct {
 	down     atomic.Bool
 }
 
-func newFakeOrigin(t *testing.T) *fakeOrigin {
+func newFakeOrigin(t testing.TB) *fakeOrigin {
 	o := &fakeOrigin{objects: map[string][]byte{}, status: map[string]int{}, gate: map[string]chan struct{}{}, requests: map[string]int{}}
 	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
 	t.Cleanup(o.srv.Close)
@@ -87,7 +87,7 @@ type testBox struct {
 	now    atomic.Int64 // fake clock for the cache, unix nanos
 }
 
-func newTestBox(t *testing.T, cors ...string) *testBox {
+func newTestBox(t testing.TB, cors ...string) *testBox {
 	t.Helper()
 	b := &testBox{origin: newFakeOrigin(t)}
 	b.now.Store(time.Now().UnixNano())

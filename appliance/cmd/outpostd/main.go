@@ -23,6 +23,7 @@ func main() {
 	configPath := flag.String("config", "", "site config file (YAML); empty: the embedded default (demo origin on 127.0.0.1:8081)")
 	printDefault := flag.Bool("print-default-config", false, "print the embedded default config and exit")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	pprofAddr := flag.String("pprof", "", "serve Go profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; for support only")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("outpostd", version)
@@ -32,6 +33,12 @@ func main() {
 		_, raw := defaultConfig()
 		os.Stdout.Write(raw)
 		return
+	}
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "outpostd:", err)
+			os.Exit(2)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
