@@ -14,7 +14,7 @@ const (
 	// poller whose phase drifted late catches up by this much each cycle.
 	earlyBy = 250 * time.Millisecond
 	// retryEvery is the reload interval while a due segment has not appeared.
-	retryEvery = 50 * time.Millisecond
+	retryEvery = 25 * time.Millisecond
 	// maxWarmsInFlight bounds concurrent segment fetches per stream.
 	maxWarmsInFlight = 4
 )

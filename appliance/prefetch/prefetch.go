@@ -7,7 +7,7 @@
 // A touched playlist gets one poller. The poller reloads the playlist from the
 // origin (LL-HLS blocking reload with _HLS_msn when the origin advertises
 // CAN-BLOCK-RELOAD, otherwise timed polls that aim at the moment the next segment is
-// due and then retry every 50 ms), and hands every new segment URI to the Source's
+// due and then retry every 25 ms), and hands every new segment URI to the Source's
 // Warm. It stops when nobody touched the playlist for IdleTargetDurations target
 // durations, or at once for a VOD or multivariant playlist (those are not live).
 package prefetch
