@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,15 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /{$}", d.serveIndex)
 	d.mountP2P(mux)
-	return mux
+	// /o/ goes to the edge before ServeMux's path cleaning, which would answer a
+	// traversal attempt with a redirect instead of the edge's clear 400.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/o/") {
+			d.edge.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Status is the JSON of GET /api/v1/status.
