@@ -39,7 +39,8 @@ test-unit:
 
 # The concurrent core again under the race detector.
 test-race:
-	$(GO) test -count=1 -race -timeout 20m ./appliance/cache/ ./appliance/origin/ ./appliance/edge/ ./appliance/prefetch/
+	$(GO) test -count=1 -race -timeout 20m ./appliance/cache/ ./appliance/origin/ ./appliance/edge/ ./appliance/prefetch/ \
+	  ./appliance/identity/ ./appliance/discovery/ ./appliance/sibling/
 
 # fuzz runs every fuzz target for FUZZTIME each (seed corpora also run in test-unit).
 fuzz:

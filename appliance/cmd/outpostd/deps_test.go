@@ -20,6 +20,9 @@ var allowedDeps = []string{
 	"golang.org/x/sys",
 	"golang.org/x/time",
 	"github.com/grafov/m3u8",
+	"github.com/miekg/dns", // mDNS responder/browser (appliance/discovery)
+	"golang.org/x/net",     // ipv4 multicast, dnsmessage
+	"golang.org/x/crypto",  // via miekg/dns
 }
 
 func TestDependencies(t *testing.T) {
