@@ -23,6 +23,10 @@ var (
 	descPrefetch     = prometheus.NewDesc("outpost_prefetch_total", "Live prefetch events.", []string{"event"}, nil)
 	descPrefetchLive = prometheus.NewDesc("outpost_prefetch_streams", "Live playlists being polled.", nil, nil)
 	descViewers      = prometheus.NewDesc("outpost_stream_viewers", "Distinct viewers of a media playlist in the last 10 s.", []string{"playlist"}, nil)
+	descSiblings     = prometheus.NewDesc("outpost_siblings", "Sibling boxes in the discovery table, by health.", []string{"state"}, nil)
+	descSibIgnored   = prometheus.NewDesc("outpost_sibling_records_ignored_total", "mDNS sibling records ignored, by reason.", []string{"reason"}, nil)
+	descSibFills     = prometheus.NewDesc("outpost_sibling_fills_total", "Cache fills by route: owner sibling, owner error, self-owned, alone.", []string{"route"}, nil)
+	descSibServed    = prometheus.NewDesc("outpost_sibling_served_total", "Requests answered for sibling boxes, and TLS peers refused.", []string{"result"}, nil)
 	descOffload      = prometheus.NewDesc("outpost_offload_ratio", "1 - WAN bytes / LAN bytes since start.", nil, nil)
 )
 
@@ -73,4 +77,26 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descViewers, float64(s.Viewers), s.Playlist)
 	}
 	gauge(descOffload, st.OffloadRatio)
+	if sib, ok := st.Siblings.(SiblingsStatus); ok {
+		var healthy, unhealthy float64
+		for _, p := range sib.Discovery.Peers {
+			if p.Healthy {
+				healthy++
+			} else {
+				unhealthy++
+			}
+		}
+		gauge(descSiblings, healthy, "healthy")
+		gauge(descSiblings, unhealthy, "unhealthy")
+		for reason, n := range sib.Discovery.Stats.Ignored {
+			counter(descSibIgnored, float64(n), reason)
+		}
+		c := sib.Cooperation
+		counter(descSibFills, float64(c.Fetches-c.FetchErrors), "owner")
+		counter(descSibFills, float64(c.FetchErrors), "owner_error")
+		counter(descSibFills, float64(c.SelfOwned), "self")
+		counter(descSibFills, float64(c.Alone), "alone")
+		counter(descSibServed, float64(c.Served), "served")
+		counter(descSibServed, float64(c.Rejected), "rejected")
+	}
 }
