@@ -16,6 +16,7 @@ package config
 import (
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -41,6 +42,7 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Prefetch Prefetch `yaml:"prefetch"`
 	Log      Log      `yaml:"log"`
+	Diag     Diag     `yaml:"diag"`
 	// Siblings: mDNS discovery and site cache cooperation (siblings.go).
 	Siblings Siblings `yaml:"siblings"`
 	// LAN, Tracker and SuperPeer: the peer broker for browsers (p2p.go).
@@ -58,7 +60,43 @@ type Origin struct {
 // WAN is the budget for everything the box pulls over the WAN.
 type WAN struct {
 	// MaxMbps caps origin fetches in Mbit/s; 0 means unlimited (not recommended).
+	// With Interface set, the kernel's video class gets the same cap.
 	MaxMbps float64 `yaml:"max_mbps"`
+	// Interface is the WAN port; set, the box installs an HTB tree on it (video
+	// class capped at MaxMbps, the rest in a default class). Empty: no kernel shaping.
+	Interface string `yaml:"interface"`
+	// LinkMbps is the WAN uplink rate (required with Interface).
+	LinkMbps float64 `yaml:"link_mbps"`
+	// IngressLinkMbps is the downlink rate; 0 means LinkMbps.
+	IngressLinkMbps float64 `yaml:"ingress_link_mbps"`
+	// ShapeIngress also shapes what arrives on the WAN port (video mostly flows in)
+	// through an IFB device; nil means true.
+	ShapeIngress *bool `yaml:"shape_ingress"`
+	// Fwmark marks the box's origin sockets for the video class; 0 means 0x4f50.
+	Fwmark uint32 `yaml:"fwmark"`
+	// ReplaceForeignQdisc lets the box replace a qdisc it did not install on the WAN
+	// port; false refuses and says so.
+	ReplaceForeignQdisc bool `yaml:"replace_foreign_qdisc"`
+}
+
+// Diag configures the diagnostics API (packet capture, WAN top talkers).
+type Diag struct {
+	// APIToken is the bearer token of /api/v1/diag/; empty disables the API.
+	APIToken string `yaml:"api_token"`
+	// CaptureInterfaces limits capture to these interfaces; empty means any.
+	CaptureInterfaces []string `yaml:"capture_interfaces"`
+	// TopTalkers keeps a live per-host view of the WAN port (costs CPU per packet).
+	TopTalkers bool `yaml:"top_talkers"`
+}
+
+// LogValue redacts the token from logs.
+func (d Diag) LogValue() slog.Value {
+	tok := ""
+	if d.APIToken != "" {
+		tok = "REDACTED"
+	}
+	return slog.GroupValue(slog.String("api_token", tok), slog.Any("capture_interfaces", d.CaptureInterfaces),
+		slog.Bool("top_talkers", d.TopTalkers))
 }
 
 // Cache bounds the segment cache.
@@ -214,6 +252,20 @@ func (c *Config) Validate() error {
 	if c.WAN.MaxMbps < 0 || c.WAN.MaxMbps > 100000 {
 		return keyErr("wan.max_mbps", "must be between 0 (unlimited) and 100000")
 	}
+	if c.WAN.Interface != "" {
+		if c.WAN.LinkMbps <= 0 || c.WAN.LinkMbps > 100000 {
+			return keyErr("wan.link_mbps", "is required with wan.interface: the WAN link rate in Mbit/s")
+		}
+		if c.WAN.MaxMbps <= 0 || c.WAN.MaxMbps >= c.WAN.LinkMbps {
+			return keyErr("wan.max_mbps", "must be above 0 and below wan.link_mbps when wan.interface is set")
+		}
+		if c.WAN.IngressLinkMbps < 0 {
+			return keyErr("wan.ingress_link_mbps", "must not be negative")
+		}
+	}
+	if c.Diag.APIToken != "" && len(c.Diag.APIToken) < 16 {
+		return keyErr("diag.api_token", "must be at least 16 characters")
+	}
 	if c.Cache.MaxBytes < 16<<20 {
 		return keyErr("cache.max_bytes", "must be at least 16MiB")
 	}
@@ -268,6 +320,9 @@ func (c *Config) NeedsRestart(next *Config) []string {
 	}
 	if c.DataDir != next.DataDir {
 		keys = append(keys, "data_dir")
+	}
+	if c.WAN.Interface != next.WAN.Interface {
+		keys = append(keys, "wan.interface")
 	}
 	if c.TLS != next.TLS {
 		keys = append(keys, "tls")

@@ -59,6 +59,9 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad level", minimal + "log:\n  level: loud\n", "log.level"},
 		{"wan not a map", minimal + "wan: 5\n", "wan"},
 		{"duplicate key", minimal + "site: again\n", "site"},
+		{"shaper without link rate", minimal + "wan:\n  interface: wan0\n  max_mbps: 10\n", "wan.link_mbps"},
+		{"video cap above link", minimal + "wan:\n  interface: wan0\n  max_mbps: 100\n  link_mbps: 50\n", "wan.max_mbps"},
+		{"short api token", minimal + "diag:\n  api_token: abc\n", "diag.api_token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))

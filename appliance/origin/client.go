@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,10 @@ type Client struct {
 	// non-nil Transport is used as is; Get still checks every URL and redirect
 	// against Set.
 	Transport http.RoundTripper
+	// DialControl, when set, runs on every new origin socket of the default
+	// transport before it connects (the kernel shaper marks the box's video
+	// traffic with SO_MARK here). nil: none.
+	DialControl func(network, address string, c syscall.RawConn) error
 	// Set returns the current allowlist (config reload swaps it). nil refuses all.
 	Set func() *Set
 	// Budget paces every body byte when Transport is nil. nil: unlimited. Change
@@ -241,7 +246,12 @@ func (c *Client) transport() http.RoundTripper {
 	c.initOnce.Do(func() {
 		c.rt = c.Transport
 		if c.rt == nil {
-			c.rt = &Allowlist{Set: c.set, Next: &Limiter{Budget: c.Budget, Next: NewTransport()}}
+			t := NewTransport()
+			if c.DialControl != nil {
+				d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: c.DialControl}
+				t.DialContext = d.DialContext
+			}
+			c.rt = &Allowlist{Set: c.set, Next: &Limiter{Budget: c.Budget, Next: t}}
 		}
 	})
 	return c.rt

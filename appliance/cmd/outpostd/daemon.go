@@ -19,33 +19,38 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/outpost-ecdn/outpost/appliance/cache"
+	"github.com/outpost-ecdn/outpost/appliance/capture"
 	"github.com/outpost-ecdn/outpost/appliance/config"
 	"github.com/outpost-ecdn/outpost/appliance/edge"
 	"github.com/outpost-ecdn/outpost/appliance/origin"
 	"github.com/outpost-ecdn/outpost/appliance/prefetch"
+	"github.com/outpost-ecdn/outpost/appliance/shaper"
 )
 
 func defaultConfig() (*config.Config, []byte) { return config.Default() }
 
 // daemon is the running box: every component and the current config.
 type daemon struct {
-	out      io.Writer // the operator's console: log lines and the start banner
-	log      *slog.Logger
-	level    *slog.LevelVar
-	path     string // config file; "" = embedded default
-	cfg      atomic.Pointer[config.Config]
-	origins  atomic.Pointer[origin.Set]
-	cors     atomic.Pointer[[]string]
-	budget   *origin.Budget
-	client   *origin.Client
-	cache    *cache.Cache
-	prefetch *prefetch.Prefetcher
-	edge     *edge.Server
-	sib      *siblingsState // siblings.go: discovery and site cache cooperation
-	p2p      *p2pState      // p2p.go: tracker and super-peer
-	started  time.Time
-	reloads  atomic.Int64
-	reloadMu sync.Mutex
+	out       io.Writer // the operator's console: log lines and the start banner
+	log       *slog.Logger
+	level     *slog.LevelVar
+	path      string // config file; "" = embedded default
+	cfg       atomic.Pointer[config.Config]
+	origins   atomic.Pointer[origin.Set]
+	cors      atomic.Pointer[[]string]
+	budget    *origin.Budget
+	client    *origin.Client
+	cache     *cache.Cache
+	prefetch  *prefetch.Prefetcher
+	edge      *edge.Server
+	sib       *siblingsState      // siblings.go: discovery and site cache cooperation
+	p2p       *p2pState           // p2p.go: tracker and super-peer
+	shaper    *shaper.Shaper      // shaper.go: kernel WAN shaping; nil when off or failed
+	shaperErr string              // why shaping is off, for the status
+	top       *capture.TopTalkers // shaper.go: WAN top talkers; nil when off
+	started   time.Time
+	reloads   atomic.Int64
+	reloadMu  sync.Mutex
 }
 
 func loadConfig(path string) (*config.Config, error) {
@@ -122,6 +127,7 @@ func newDaemon(cfg *config.Config, path string, logOut io.Writer) (*daemon, erro
 		})
 		d.edge.Prefetch = d.prefetch
 	}
+	d.initShaper(cfg)
 	if err := d.initSiblings(cfg); err != nil {
 		d.close()
 		return nil, fmt.Errorf("siblings: %w", err)
@@ -156,6 +162,7 @@ func (d *daemon) reload() error {
 	cors := next.Edge.CORSOrigins
 	d.cors.Store(&cors)
 	d.budget.SetRate(next.WAN.MaxMbps * 1e6)
+	d.reloadShaper(next)
 	d.cache.SetMaxBytes(int64(next.Cache.MaxBytes))
 	if d.prefetch != nil {
 		d.prefetch.SetIdleTargetDurations(next.Prefetch.IdleTargetDurations)
@@ -171,6 +178,7 @@ func (d *daemon) reload() error {
 func (d *daemon) close() {
 	d.closeP2P()
 	d.closeSiblings()
+	d.stopShaper()
 	if d.prefetch != nil {
 		d.prefetch.Close()
 	}
@@ -237,6 +245,7 @@ func (d *daemon) serve(ctx context.Context, ln, tlsLn net.Listener, ready func(l
 	defer stopSiblings()
 	stopP2P := d.startP2P(ctx)
 	defer stopP2P()
+	d.startTop(ctx)
 	if ready != nil {
 		var tlsAddr net.Addr
 		if tlsLn != nil {

@@ -22,7 +22,10 @@ var allowedDeps = []string{
 	"github.com/grafov/m3u8",
 	"github.com/miekg/dns", // mDNS responder/browser (appliance/discovery)
 	"golang.org/x/net",     // ipv4 multicast, dnsmessage
-	"golang.org/x/crypto",  // via miekg/dns
+	"golang.org/x/crypto",
+	"github.com/vishvananda/netlink", // kernel WAN shaping (appliance/shaper)
+	"github.com/vishvananda/netns",
+	"github.com/google/gopacket", // packet capture (appliance/capture)  // via miekg/dns
 }
 
 func TestDependencies(t *testing.T) {

@@ -19,6 +19,7 @@ func (d *daemon) handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&metrics{d: d})
+	d.registerShaperMetrics(reg)
 	mux := http.NewServeMux()
 	mux.Handle("/o/", d.edge)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -26,6 +27,7 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /{$}", d.serveIndex)
 	d.mountP2P(mux)
+	d.mountDiag(mux)
 	// /o/ goes to the edge before ServeMux's path cleaning, which would answer a
 	// traversal attempt with a redirect instead of the edge's clear 400.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +55,7 @@ type Status struct {
 	OffloadRatio float64 `json:"offload_ratio"`
 	// Siblings and P2P are filled by siblings.go and p2p.go (nil when disabled).
 	Siblings any `json:"siblings,omitempty"`
+	Shaper   any `json:"shaper,omitempty"`
 	P2P      any `json:"p2p,omitempty"`
 }
 
@@ -157,6 +160,7 @@ func (d *daemon) status() Status {
 	}
 	sort.Slice(st.Streams, func(i, j int) bool { return st.Streams[i].Playlist < st.Streams[j].Playlist })
 	st.Siblings = d.siblingsStatus()
+	st.Shaper = d.shaperStatus()
 	st.P2P = d.p2pStatus()
 	return st
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package capture
+
+func openPacketSource(o Options, f *Filter) (source, error) { return nil, ErrUnsupported }
