@@ -93,6 +93,26 @@ log:
 %s`, dataDir, originURL, extra)
 }
 
+// site is a demo origin plus a config file and data directory for boxes.
+type site struct {
+	origin                        *demoorigin.Server
+	originURL, dir, cfgPath, data string
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	s := &site{dir: t.TempDir()}
+	s.origin, s.originURL = startOrigin(t, demoorigin.Config{})
+	s.cfgPath, s.data = filepath.Join(s.dir, "outpost.yaml"), filepath.Join(s.dir, "data")
+	return s
+}
+
+// write writes the site config plus extra YAML.
+func (s *site) write(t *testing.T, extra string) {
+	t.Helper()
+	writeConfig(t, s.cfgPath, siteConfig(s.data, s.originURL, extra))
+}
+
 // box is a running outpostd (the real run function) on a loopback port.
 type box struct {
 	url    string
@@ -168,10 +188,9 @@ func get(t *testing.T, url string) (int, []byte) {
 // clients at once and checks the origin served each segment exactly once.
 func TestFFmpegViewersOneWANCopy(t *testing.T) {
 	needFFmpeg(t)
-	o, originURL := startOrigin(t, demoorigin.Config{})
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "outpost.yaml")
-	writeConfig(t, cfgPath, siteConfig(filepath.Join(dir, "data"), originURL, ""))
+	s := newSite(t)
+	s.write(t, "")
+	o, cfgPath := s.origin, s.cfgPath
 	b := startBox(t, cfgPath)
 
 	const clients = 3
@@ -224,10 +243,9 @@ func TestFFmpegViewersOneWANCopy(t *testing.T) {
 // cached segment.
 func TestRestartWarmCache(t *testing.T) {
 	needFFmpeg(t)
-	o, originURL := startOrigin(t, demoorigin.Config{})
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "outpost.yaml")
-	writeConfig(t, cfgPath, siteConfig(filepath.Join(dir, "data"), originURL, ""))
+	s := newSite(t)
+	s.write(t, "")
+	o, cfgPath := s.origin, s.cfgPath
 
 	fetchAll := func(b *box) map[string][]byte {
 		code, body := get(t, b.url+"/o/demo/vod/240p/index.m3u8")
@@ -272,11 +290,9 @@ func TestRestartWarmCache(t *testing.T) {
 // refused and the running config kept.
 func TestReload(t *testing.T) {
 	needFFmpeg(t)
-	_, originURL := startOrigin(t, demoorigin.Config{})
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "outpost.yaml")
-	data := filepath.Join(dir, "data")
-	writeConfig(t, cfgPath, siteConfig(data, originURL, ""))
+	s := newSite(t)
+	s.write(t, "")
+	originURL, cfgPath, data := s.originURL, s.cfgPath, s.data
 	b := startBox(t, cfgPath)
 	if code, _ := get(t, b.url+"/o/second/live/master.m3u8"); code != 404 {
 		t.Fatalf("unknown origin: %d, want 404", code)
@@ -334,11 +350,9 @@ func TestConfigErrorAtStart(t *testing.T) {
 // TestDrain: on shutdown an in-flight response completes before run returns.
 func TestDrain(t *testing.T) {
 	needFFmpeg(t)
-	_, originURL := startOrigin(t, demoorigin.Config{})
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "outpost.yaml")
-	writeConfig(t, cfgPath, siteConfig(filepath.Join(dir, "data"), originURL, ""))
-	b := startBox(t, cfgPath)
+	s := newSite(t)
+	s.write(t, "")
+	b := startBox(t, s.cfgPath)
 	// /fault/slow dribbles 1 KiB every 50 ms: the 240p playlist takes a while.
 	resp, err := http.Get(b.url + "/o/demo/fault/slow/vod/240p/index.m3u8")
 	if err != nil {

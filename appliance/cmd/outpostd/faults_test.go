@@ -3,22 +3,17 @@ package main
 import (
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/outpost-ecdn/outpost/tools/demoorigin"
 )
 
 // TestOriginFaults drives the real daemon against the demo origin's fault endpoints:
 // each bad answer becomes a clear status, nothing crashes, nothing bad is cached.
 func TestOriginFaults(t *testing.T) {
 	needFFmpeg(t)
-	_, originURL := startOrigin(t, demoorigin.Config{})
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "outpost.yaml")
-	writeConfig(t, cfgPath, siteConfig(filepath.Join(dir, "data"), originURL, ""))
-	b := startBox(t, cfgPath)
+	s := newSite(t)
+	s.write(t, "")
+	b := startBox(t, s.cfgPath)
 	for _, tc := range []struct {
 		path string
 		code int
