@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -320,6 +321,18 @@ func (c *Config) NeedsRestart(next *Config) []string {
 	}
 	if c.DataDir != next.DataDir {
 		keys = append(keys, "data_dir")
+	}
+	if !reflect.DeepEqual(c.LAN, next.LAN) {
+		keys = append(keys, "lan")
+	}
+	if !reflect.DeepEqual(c.Tracker, next.Tracker) {
+		keys = append(keys, "tracker")
+	}
+	if !reflect.DeepEqual(c.SuperPeer, next.SuperPeer) {
+		keys = append(keys, "superpeer")
+	}
+	if !reflect.DeepEqual(c.Siblings, next.Siblings) {
+		keys = append(keys, "siblings")
 	}
 	if c.WAN.Interface != next.WAN.Interface {
 		keys = append(keys, "wan.interface")

@@ -25,7 +25,11 @@ var allowedDeps = []string{
 	"golang.org/x/crypto",
 	"github.com/vishvananda/netlink", // kernel WAN shaping (appliance/shaper)
 	"github.com/vishvananda/netns",
-	"github.com/google/gopacket", // packet capture (appliance/capture)  // via miekg/dns
+	"github.com/google/gopacket", // packet capture (appliance/capture)
+	"github.com/coder/websocket", // tracker (appliance/tracker)
+	"github.com/pion/",           // WebRTC super-peer (appliance/superpeer)
+	"github.com/google/uuid",     // via pion
+	"github.com/wlynxg/anet",     // via pion  // via miekg/dns
 }
 
 func TestDependencies(t *testing.T) {

@@ -77,6 +77,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descViewers, float64(s.Viewers), s.Playlist)
 	}
 	gauge(descOffload, st.OffloadRatio)
+	m.d.collectP2P(ch)
 	if sib, ok := st.Siblings.(SiblingsStatus); ok {
 		var healthy, unhealthy float64
 		for _, p := range sib.Discovery.Peers {

@@ -33,6 +33,7 @@ func (d *daemon) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/o/") {
 			d.edge.ServeHTTP(w, r)
+			d.observeP2P(r) // a browser asking for a stream makes the super-peer join it
 			return
 		}
 		mux.ServeHTTP(w, r)
