@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 RUN_DIR ?= .run
 
-.PHONY: all build run setup test test-unit test-race fuzz bench bench-go bench-edge lint clean
+.PHONY: all build run setup test test-unit test-race test-browser browser-deps fuzz bench bench-go bench-edge lint clean
 
 all: build
 
@@ -41,6 +41,13 @@ test-unit:
 test-race:
 	$(GO) test -count=1 -race -timeout 20m ./appliance/cache/ ./appliance/origin/ ./appliance/edge/ ./appliance/prefetch/ \
 	  ./appliance/identity/ ./appliance/discovery/ ./appliance/sibling/
+
+# The headless Chromium + p2p-media-loader test alone (it also runs in test-unit).
+test-browser: browser-deps
+	$(GO) test -count=1 -v -run '^TestP2PBrowser$$' ./appliance/cmd/outpostd/
+
+browser-deps:
+	cd tools/browsertest && npm ci --ignore-scripts --no-audit --no-fund
 
 # fuzz runs every fuzz target for FUZZTIME each (seed corpora also run in test-unit).
 fuzz:

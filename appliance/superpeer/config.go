@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/outpost-ecdn/outpost/appliance/tracker"
@@ -30,6 +31,11 @@ type Config struct {
 	UDP net.PacketConn
 	// IncludeLoopback gathers loopback host candidates (tests on one machine).
 	IncludeLoopback bool
+	// Prefixes are the site's LAN: the only addresses ICE offers as the box's
+	// host candidates and accepts as browsers' candidates, so a WAN address is
+	// never offered. Empty means tracker.DefaultPrefixes. Loopback counts only
+	// with IncludeLoopback.
+	Prefixes []netip.Prefix
 	// NoMDNS stops resolving browsers' .local candidates (on by default).
 	NoMDNS bool
 	// MaxPeers bounds peer connections; zero means 200.

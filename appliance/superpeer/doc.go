@@ -15,8 +15,10 @@
 //
 // # Usage
 //
-//	sp, err := superpeer.New(superpeer.Config{Tracker: trk, Segments: src, UDPPort: 3478})
+//	udp, _ := net.ListenPacket("udp", ":8478") // one port for every browser
+//	sp, err := superpeer.New(superpeer.Config{Tracker: trk, Source: src, UDP: udp,
+//		Prefixes: lanPrefixes})
 //	if err != nil { ... }
-//	go sp.Run(ctx)
-//	sp.AddStream(ctx, "https://box.example:8443/o/demo/live/master.m3u8", "o/demo/live/master.m3u8")
+//	defer sp.Close()
+//	err = sp.AddStream(ctx, "https://box.example:8443/o/demo/live/master.m3u8", "/o/demo/live/master.m3u8")
 package superpeer

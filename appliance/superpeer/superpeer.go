@@ -101,7 +101,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.PeerID = randomPeerID()
 	}
 	se := webrtc.SettingEngine{}
-	se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, cfg.UDP))
+	keep := newAddrFilter(cfg.Prefixes, cfg.IncludeLoopback).keep
+	se.SetICEUDPMux(filteredMux{UDPMux: webrtc.NewICEUDPMux(nil, cfg.UDP), keep: keep})
+	se.SetIPFilter(keep)
+	se.SetRemoteIPFilter(keep)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	if cfg.NoMDNS {

@@ -100,6 +100,7 @@ func (d *daemon) initP2P(cfg *config.Config) error {
 		Source:                   st.src,
 		UDP:                      udp,
 		IncludeLoopback:          cfg.SuperPeer.LoopbackCandidates,
+		Prefixes:                 parsePrefixes(cfg.LAN.Prefixes),
 		MaxPeers:                 cfg.SuperPeer.MaxPeers,
 		PeerUploadBytesPerSecond: cfg.SuperPeer.PeerUploadMbps * 1e6 / 8,
 		UploadBytesPerSecond:     cfg.SuperPeer.UploadMbps * 1e6 / 8,
@@ -118,6 +119,7 @@ func (d *daemon) mountP2P(mux *http.ServeMux) {
 		return
 	}
 	mux.Handle("/announce", st.tracker)
+	d.mountP2PWeb(mux)
 }
 
 // observeP2P is told about every /o/ request after the edge answered it: a

@@ -66,9 +66,12 @@ superpeer:
 	}
 	// The box joins the configured stream's swarms as pages name them.
 	var sw superpeer.SwarmStream
-	for sw.URL == "" {
+	// A playlist request made through 127.0.0.1 may also create a swarm named after that
+	// host: wait for the one named as the configured pages name it.
+	for !strings.HasPrefix(sw.SwarmID, "v2-http://outpost.test/") {
 		for _, s := range p2pStatusOf(t, b).Swarms {
-			if s.Protocol == superpeer.Protocol23 && s.Type == "main" && strings.HasSuffix(s.URL, mv.Variants[0].URI) {
+			if s.Protocol == superpeer.Protocol23 && s.Type == "main" && strings.HasSuffix(s.URL, mv.Variants[0].URI) &&
+				strings.HasPrefix(s.SwarmID, "v2-http://outpost.test/") {
 				sw = s
 			}
 		}
