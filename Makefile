@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 RUN_DIR ?= .run
 
-.PHONY: all build run setup test test-unit test-race test-browser browser-deps fuzz bench bench-go bench-edge lint clean
+.PHONY: all build run setup test test-unit test-race test-browser browser-deps image image-test fuzz bench bench-go bench-edge lint clean
 
 all: build
 
@@ -32,7 +32,7 @@ run: setup build
 	  kill -0 $$demo 2>/dev/null || exit 1; sleep 0.2; done; \
 	cd $(RUN_DIR) && ../$(BIN)/outpostd
 
-test: lint test-unit test-race
+test: lint test-unit test-race image-test
 
 test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
@@ -41,6 +41,17 @@ test-unit:
 test-race:
 	$(GO) test -count=1 -race -timeout 20m ./appliance/cache/ ./appliance/origin/ ./appliance/edge/ ./appliance/prefetch/ \
 	  ./appliance/identity/ ./appliance/discovery/ ./appliance/sibling/
+
+# Bootable disk images (board/README.md): `make image BOARD=arm64-efi`.
+BOARD ?= pc-x86_64
+IMAGE_BOARDS ?= pc-x86_64 arm64-efi
+image:
+	./board/image.sh $(BOARD)
+
+# Builds each board twice (byte-identical), then boots it in qemu (TCG) five times:
+# first boot, persistence, repaired, wiped and missing data partition.
+image-test:
+	./board/image-test.sh $(IMAGE_BOARDS)
 
 # The headless Chromium + p2p-media-loader test alone (it also runs in test-unit).
 test-browser: browser-deps
