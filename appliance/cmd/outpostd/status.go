@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -57,7 +59,11 @@ type Status struct {
 	// Siblings and P2P are filled by siblings.go and p2p.go (nil when disabled).
 	Siblings any `json:"siblings,omitempty"`
 	Shaper   any `json:"shaper,omitempty"`
-	P2P      any `json:"p2p,omitempty"`
+	// Boot is what the image's init learnt and found wrong at boot (data partition
+	// recreated or repaired, no DHCP, NTP failing, no watchdog), from the file named by
+	// OUTPOST_BOOT_STATUS; absent outside the image.
+	Boot json.RawMessage `json:"boot,omitempty"`
+	P2P  any             `json:"p2p,omitempty"`
 }
 
 type WANStatus struct {
@@ -162,6 +168,7 @@ func (d *daemon) status() Status {
 	sort.Slice(st.Streams, func(i, j int) bool { return st.Streams[i].Playlist < st.Streams[j].Playlist })
 	st.Siblings = d.siblingsStatus()
 	st.Shaper = d.shaperStatus()
+	st.Boot = bootStatus()
 	st.P2P = d.p2pStatus()
 	return st
 }
@@ -193,4 +200,22 @@ func (d *daemon) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	indexPage.Execute(w, map[string]any{"Site": cfg.Site, "Version": version, "Origins": cfg.Origins, "Demo": demo})
+}
+
+// bootStatus reads the init's boot report, at most 1 MiB, only when it is valid JSON.
+func bootStatus() json.RawMessage {
+	p := os.Getenv("OUTPOST_BOOT_STATUS")
+	if p == "" {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil || !json.Valid(b) {
+		return nil
+	}
+	return b
 }
