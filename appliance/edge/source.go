@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/outpost-ecdn/outpost/appliance/hls"
 	"github.com/outpost-ecdn/outpost/appliance/origin"
@@ -13,21 +14,12 @@ import (
 var _ prefetch.Source = (*Server)(nil)
 
 func (s *Server) refObject(ref prefetch.Ref) (object, error) {
-	p, q, _ := cutQuery(ref.Path)
+	p, q, _ := strings.Cut(ref.Path, "?")
 	up, err := s.Origins().Resolve(ref.Origin, p, q)
 	if err != nil {
 		return object{}, err
 	}
 	return object{origin: ref.Origin, path: p, query: q, upstream: up}, nil
-}
-
-func cutQuery(p string) (path, query string, ok bool) {
-	for i := 0; i < len(p); i++ {
-		if p[i] == '?' {
-			return p[:i], p[i+1:], true
-		}
-	}
-	return p, "", false
 }
 
 // Playlist implements prefetch.Source: a fresh media playlist from the origin.

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -36,15 +35,10 @@ func (o object) withQuery() string {
 	return o.path + "?" + o.query
 }
 
-// viewerID identifies a player: its connection (players keep one alive), so that many
-// players behind one address (NAT, a test on loopback) still count one by one.
+// viewerID identifies a player by its connection (players keep one alive), so that
+// many players behind one address (NAT, a test on loopback) still count one by one.
+// X-Forwarded-For is not trusted: any LAN client could set it.
 func viewerID(r *http.Request) string {
-	if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-		return fwd
-	}
-	if _, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return r.RemoteAddr
-	}
 	return r.RemoteAddr
 }
 
