@@ -8,28 +8,12 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
-	"time"
+
+	"github.com/outpost-ecdn/outpost/appliance/capture"
 )
 
-// topTalkers mirrors the JSON of GET /api/v1/diag/top (capture.Top).
-type topTalkers struct {
-	Interface     string    `json:"interface"`
-	WindowSeconds int       `json:"window_seconds"`
-	Until         time.Time `json:"until"`
-	Bytes         int64     `json:"bytes"`
-	Packets       int64     `json:"packets"`
-	LANHosts      []talker  `json:"lan_hosts"`
-	Services      []talker  `json:"remote_services"`
-	Running       bool      `json:"running"`
-	Error         string    `json:"error"`
-}
-
-type talker struct {
-	Name          string  `json:"name"`
-	Bytes         int64   `json:"bytes"`
-	Packets       int64   `json:"packets"`
-	BitsPerSecond float64 `json:"bits_per_second"`
-}
+// topTalkers is the JSON of GET /api/v1/diag/top.
+type topTalkers = capture.Top
 
 // runTop: outpostctl top [-n 20] [-json]
 func runTop(ctx context.Context, e *env, args []string) error {
@@ -76,7 +60,7 @@ func printTop(w io.Writer, t topTalkers) {
 	}
 	fmt.Fprintf(w, "WAN top talkers on %s, last %d s: %s in %d packets%s\n\n",
 		t.Interface, t.WindowSeconds, humanBytes(t.Bytes), t.Packets, state)
-	table := func(title string, rows []talker) {
+	table := func(title string, rows []capture.Talker) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%s\tBYTES\tPACKETS\tRATE\t\n", title)
 		for _, r := range rows {
