@@ -113,9 +113,11 @@ superpeer:
 	for size < 0 || int64(len(got)) < size {
 		select {
 		case c := <-cmds:
+			// Commands and data chunks arrive on separate Go channels, so "all data
+			// sent" may be read before the last chunks: keep draining until size.
 			if c.Type == superpeer.CmdData {
 				size = c.Size
-			} else if c.Type != superpeer.CmdAnnouncement {
+			} else if c.Type != superpeer.CmdAnnouncement && c.Type != superpeer.CmdDone {
 				t.Fatalf("unexpected %+v", c)
 			}
 		case d := <-data:
