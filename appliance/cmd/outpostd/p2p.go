@@ -93,6 +93,13 @@ func (d *daemon) initP2P(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("superpeer.udp_listen %s: %w", cfg.SuperPeer.UDPListen, err)
 	}
+	// All WebRTC peers share this one socket: the default ~208 KiB buffers dropped
+	// packets at 25+ peers in tools/cmd/p2pbench. Ask for 4 MiB (the kernel caps it
+	// at net.core.[rw]mem_max; a smaller grant is fine).
+	if u, ok := udp.(*net.UDPConn); ok {
+		_ = u.SetReadBuffer(4 << 20)
+		_ = u.SetWriteBuffer(4 << 20)
+	}
 	st.udp = udp
 	st.src = &boxSource{d: d}
 	st.sp, err = superpeer.New(superpeer.Config{
