@@ -3,8 +3,6 @@ package capture
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +21,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/outpost-ecdn/outpost/appliance/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,28 +60,8 @@ var (
 
 func newPair(t testing.TB) *pair {
 	t.Helper()
-	requireRoot(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipped: iproute2 (ip) not installed")
-	}
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	id := hex.EncodeToString(r[:])
-	p := &pair{box: "outpost-cap-" + id + "-box", peer: "outpost-cap-" + id + "-peer",
-		ifBox: "oc" + id + "b", ifPeer: "oc" + id + "p"}
-	p.boxNS, p.peerNS = "/run/netns/"+p.box, "/run/netns/"+p.peer
-	for _, ns := range []string{p.box, p.peer} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	sh(t, "ip", "link", "add", p.ifBox, "netns", p.box, "type", "veth", "peer", "name", p.ifPeer, "netns", p.peer)
-	sh(t, "ip", "-n", p.box, "addr", "add", boxIP.String()+"/24", "dev", p.ifBox)
-	sh(t, "ip", "-n", p.box, "addr", "add", boxIP2.String()+"/24", "dev", p.ifBox)
-	sh(t, "ip", "-n", p.peer, "addr", "add", peerIP.String()+"/24", "dev", p.ifPeer)
-	for _, c := range [][]string{{p.box, p.ifBox}, {p.peer, p.ifPeer}, {p.box, "lo"}, {p.peer, "lo"}} {
-		sh(t, "ip", "-n", c[0], "link", "set", c[1], "up")
-	}
-	return p
+	n := netnstest.NewPair(t, "cap", "box", "peer", []netip.Addr{boxIP, boxIP2}, []netip.Addr{peerIP})
+	return &pair{box: n.A, peer: n.B, boxNS: n.APath, peerNS: n.BPath, ifBox: n.IfA, ifPeer: n.IfB}
 }
 
 // listenUDP opens a UDP socket in namespace ns.

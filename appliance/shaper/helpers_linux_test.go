@@ -2,8 +2,6 @@ package shaper
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-ecdn/outpost/appliance/internal/netnstest"
 	"github.com/vishvananda/netns"
 )
 
@@ -61,23 +60,8 @@ type topo struct {
 func newTopo(t testing.TB) *topo {
 	t.Helper()
 	requireRoot(t)
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	id := hex.EncodeToString(r[:])
-	tp := &topo{branch: "outpost-shp-" + id + "-branch", wan: "outpost-shp-" + id + "-wan", br: "os" + id + "b", wn: "os" + id + "w"}
-	tp.branchNS, tp.wanNS = "/run/netns/"+tp.branch, "/run/netns/"+tp.wan
-	for _, ns := range []string{tp.branch, tp.wan} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	run(t, "ip", "link", "add", tp.br, "netns", tp.branch, "type", "veth", "peer", "name", tp.wn, "netns", tp.wan)
-	run(t, "ip", "-n", tp.branch, "addr", "add", branchIP.String()+"/24", "dev", tp.br)
-	run(t, "ip", "-n", tp.wan, "addr", "add", wanIP.String()+"/24", "dev", tp.wn)
-	run(t, "ip", "-n", tp.wan, "addr", "add", originIP.String()+"/24", "dev", tp.wn)
-	for _, c := range [][]string{{tp.branch, tp.br}, {tp.wan, tp.wn}, {tp.branch, "lo"}, {tp.wan, "lo"}} {
-		run(t, "ip", "-n", c[0], "link", "set", c[1], "up")
-	}
-	return tp
+	n := netnstest.NewPair(t, "shp", "branch", "wan", []netip.Addr{branchIP}, []netip.Addr{wanIP, originIP})
+	return &topo{branch: n.A, wan: n.B, branchNS: n.APath, wanNS: n.BPath, br: n.IfA, wn: n.IfB}
 }
 
 // tc runs iproute2's tc in namespace ns.
