@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-ecdn/outpost/appliance/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,9 +25,9 @@ func loopbackNS(b *testing.B) (name, path string) {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	name = "outpost-capb-" + hex.EncodeToString(r[:])
-	sh(b, "ip", "netns", "add", name)
+	netnstest.Run(b, "ip", "netns", "add", name)
 	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	sh(b, "ip", "-n", name, "link", "set", "lo", "up")
+	netnstest.Run(b, "ip", "-n", name, "link", "set", "lo", "up")
 	return name, "/run/netns/" + name
 }
 

@@ -32,15 +32,6 @@ func requireRoot(t testing.TB) {
 	}
 }
 
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // pair is two namespaces made for one test, joined by a veth: "box" (10.77.0.1
 // and 10.77.0.3 on ifBox) and "peer" (10.77.0.2 on ifPeer). Cleanup deletes both
 // namespaces, which removes the veth with them.

@@ -7,10 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,25 +15,6 @@ import (
 	"github.com/outpost-ecdn/outpost/appliance/internal/netnstest"
 	"github.com/vishvananda/netns"
 )
-
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to create network namespaces and qdiscs (CI runs as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipped: iproute2 (ip, tc) not installed")
-	}
-}
-
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // Addresses of the test topology: the branch box, the WAN side's bulk server and
 // the origin (a second address of the WAN namespace).
@@ -59,7 +37,7 @@ type topo struct {
 
 func newTopo(t testing.TB) *topo {
 	t.Helper()
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	n := netnstest.NewPair(t, "shp", "branch", "wan", []netip.Addr{branchIP}, []netip.Addr{wanIP, originIP})
 	return &topo{branch: n.A, wan: n.B, branchNS: n.APath, wanNS: n.BPath, br: n.IfA, wn: n.IfB}
 }
@@ -67,7 +45,7 @@ func newTopo(t testing.TB) *topo {
 // tc runs iproute2's tc in namespace ns.
 func tc(t testing.TB, ns string, args ...string) string {
 	t.Helper()
-	return run(t, append([]string{"tc", "-n", ns}, args...)...)
+	return netnstest.Run(t, append([]string{"tc", "-n", ns}, args...)...)
 }
 
 // inNetNS runs fn on a locked thread inside the namespace at path; sockets it

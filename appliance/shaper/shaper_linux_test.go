@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/outpost-ecdn/outpost/appliance/internal/netnstest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -191,7 +192,7 @@ func TestApplyInstallsTree(t *testing.T) {
 	if afterAll := tc(t, tp.branch, "qdisc", "show"); afterAll != beforeAll {
 		t.Errorf("after Stop, tc qdisc show:\n%s\nbefore Apply:\n%s", afterAll, beforeAll)
 	}
-	if out := run(t, "ip", "-n", tp.branch, "link", "show"); strings.Contains(out, DefaultIFB) {
+	if out := netnstest.Run(t, "ip", "-n", tp.branch, "link", "show"); strings.Contains(out, DefaultIFB) {
 		t.Errorf("IFB left behind:\n%s", out)
 	}
 	if err := sh.Stop(); err != nil {
@@ -258,7 +259,7 @@ func TestForeignQdiscs(t *testing.T) {
 	tc(t, tp.branch, "qdisc", "del", "dev", tp.br, "ingress")
 
 	// A device of the IFB's name that is not ours.
-	run(t, "ip", "-n", tp.branch, "link", "add", DefaultIFB, "type", "ifb") // an ifb, but without the box's alias
+	netnstest.Run(t, "ip", "-n", tp.branch, "link", "add", DefaultIFB, "type", "ifb") // an ifb, but without the box's alias
 	sh, _ = New(cfg)
 	if err := sh.Apply(); !errors.Is(err, ErrForeignDevice) {
 		t.Fatalf("Apply with %s taken = %v, want ErrForeignDevice", DefaultIFB, err)
@@ -266,7 +267,7 @@ func TestForeignQdiscs(t *testing.T) {
 	if err := sh.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if out := run(t, "ip", "-n", tp.branch, "link", "show", DefaultIFB); !strings.Contains(out, DefaultIFB) {
+	if out := netnstest.Run(t, "ip", "-n", tp.branch, "link", "show", DefaultIFB); !strings.Contains(out, DefaultIFB) {
 		t.Error("Stop deleted a device it did not create")
 	}
 }
@@ -322,7 +323,7 @@ func TestUpdateInPlace(t *testing.T) {
 	if err := sh.Update(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if out := run(t, "ip", "-n", tp.branch, "link", "show"); strings.Contains(out, DefaultIFB) {
+	if out := netnstest.Run(t, "ip", "-n", tp.branch, "link", "show"); strings.Contains(out, DefaultIFB) {
 		t.Errorf("IFB left after turning ingress off:\n%s", out)
 	}
 	if q := qdiscLines(t, tp.branch, tp.br); strings.Contains(q, "ingress") || !strings.Contains(q, "htb 4f50: root") {
