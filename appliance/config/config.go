@@ -50,6 +50,8 @@ type Config struct {
 	LAN       LAN       `yaml:"lan"`
 	Tracker   Tracker   `yaml:"tracker"`
 	SuperPeer SuperPeer `yaml:"superpeer"`
+	// NTP: the time servers the init uses (ntp.go); the daemon ignores it.
+	NTP NTP `yaml:"ntp"`
 }
 
 // Origin is one allowed upstream: LAN requests /o/{name}/{path} map to {url}{path}.
@@ -303,6 +305,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateP2P(); err != nil {
+		return err
+	}
+	if err := c.NTP.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {
