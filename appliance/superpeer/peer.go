@@ -194,6 +194,8 @@ func (p *peerConn) uploadLoop() {
 
 // serve answers one request: data + chunks + done, or absent.
 func (p *peerConn) serve(c Command) {
+	p.s.active.Add(1)
+	defer p.s.active.Add(-1)
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	p.mu.Lock()

@@ -42,7 +42,7 @@ type Server struct {
 	memo segmentMemo
 
 	offers, answered, refused, uploads, uploadBytes atomic.Int64
-	absent, cancels, failures, warms                atomic.Int64
+	absent, cancels, failures, warms, active        atomic.Int64
 }
 
 // stream is one multivariant playlist as pages name it.
@@ -76,9 +76,14 @@ type media struct {
 
 // Stats are the super-peer's gauges and counters.
 type Stats struct {
-	Streams int `json:"streams"`
-	Swarms  int `json:"swarms"`
-	Peers   int `json:"peers"`
+	// PeerID is the box's peer id in every swarm: p2p-media-loader's peer list
+	// and tracker logs show it (e.g. "-OP0100-...").
+	PeerID  string `json:"peer_id"`
+	Streams int    `json:"streams"`
+	Swarms  int    `json:"swarms"`
+	Peers   int    `json:"peers"`
+	// ActiveUploads are segments being sent right now (at most one per peer).
+	ActiveUploads int64 `json:"active_uploads"`
 
 	Offers      int64 `json:"offers"`
 	Answered    int64 `json:"answered"`
@@ -100,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PeerID == (tracker.ID{}) {
 		cfg.PeerID = randomPeerID()
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{cfg.Logger.With("component", "pion")}}
 	keep := newAddrFilter(cfg.Prefixes, cfg.IncludeLoopback).keep
 	se.SetICEUDPMux(filteredMux{UDPMux: webrtc.NewICEUDPMux(nil, cfg.UDP), keep: keep})
 	se.SetIPFilter(keep)
@@ -149,6 +154,17 @@ func randomPeerID() tracker.ID {
 	return id
 }
 
+// peerIDText shows a peer id as text when it is printable ASCII (as the box's
+// own "-OP0100-..." is), else as hex.
+func peerIDText(id tracker.ID) string {
+	for _, b := range id {
+		if b < 0x21 || b > 0x7e {
+			return id.String()
+		}
+	}
+	return string(id[:])
+}
+
 // PeerID is the box's peer id in every swarm.
 func (s *Server) PeerID() tracker.ID { return s.cfg.PeerID }
 
@@ -177,8 +193,9 @@ func (s *Server) Close() error {
 // Stats returns a snapshot.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Streams: len(s.streams), Swarms: len(s.swarms), Peers: len(s.peers)}
+	st := Stats{PeerID: peerIDText(s.cfg.PeerID), Streams: len(s.streams), Swarms: len(s.swarms), Peers: len(s.peers)}
 	s.mu.Unlock()
+	st.ActiveUploads = s.active.Load()
 	st.Offers = s.offers.Load()
 	st.Answered = s.answered.Load()
 	st.Refused = s.refused.Load()

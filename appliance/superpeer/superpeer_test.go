@@ -102,11 +102,30 @@ type browser struct {
 	pc   *webrtc.PeerConnection
 	dc   *webrtc.DataChannel
 	open chan struct{}
-	cmds chan superpeer.Command
-	data chan []byte
+	// msgs keeps commands and segment bytes in the order they arrived (one
+	// ordered data channel), so a test sees which bytes came after a cancel.
+	msgs    chan message
+	cl      *tracker.Client
+	tr      tracker.Transport
+	offerID tracker.ID
+}
+
+// message is one data-channel message: a command or segment bytes.
+type message struct {
+	cmd  *superpeer.Command
+	data []byte
 }
 
 func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash tracker.ID, name string) *browser {
+	t.Helper()
+	b := offerBrowser(t, ctx, trackerURL, infoHash, name)
+	b.connect(ctx)
+	return b
+}
+
+// offerBrowser creates the page's peer connection and data channel and
+// announces its offer to the tracker; connect waits for the box's answer.
+func offerBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash tracker.ID, name string) *browser {
 	t.Helper()
 	api, udp := loopbackAPI(t)
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
@@ -114,7 +133,7 @@ func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash t
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close(); udp.Close() })
-	b := &browser{t: t, pc: pc, open: make(chan struct{}), cmds: make(chan superpeer.Command, 64), data: make(chan []byte, 1024)}
+	b := &browser{t: t, pc: pc, open: make(chan struct{}), msgs: make(chan message, 1024)}
 	if b.dc, err = pc.CreateDataChannel("p2pml", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +141,7 @@ func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash t
 	b.dc.OnOpen(func() { close(b.open) })
 	b.dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		if !superpeer.IsCommandChunk(m.Data) {
-			b.data <- append([]byte(nil), m.Data...)
+			b.msgs <- message{data: append([]byte(nil), m.Data...)}
 			return
 		}
 		raw, done, err := j.Add(m.Data)
@@ -134,7 +153,7 @@ func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash t
 			t.Errorf("box sent a bad command: %v", err)
 			return
 		}
-		b.cmds <- c
+		b.msgs <- message{cmd: &c}
 	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -145,23 +164,29 @@ func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash t
 		t.Fatal(err)
 	}
 	<-gathered
-	tr, err := tracker.DialWebSocket(ctx, trackerURL, nil)
-	if err != nil {
+	if b.tr, err = tracker.DialWebSocket(ctx, trackerURL, nil); err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(func() { b.tr.Close() })
 	peerID, _ := tracker.IDFromString(fmt.Sprintf("-PM0203-%-12.12s", name))
-	offerID, _ := tracker.IDFromString(fmt.Sprintf("offer-%-14.14s", name))
-	cl := tracker.NewClient(tr, peerID)
+	b.offerID, _ = tracker.IDFromString(fmt.Sprintf("offer-%-14.14s", name))
+	b.cl = tracker.NewClient(b.tr, peerID)
 	sdp, _ := json.Marshal(pc.LocalDescription())
-	if err := cl.Announce(ctx, tracker.Announce{InfoHash: infoHash, Event: "started",
-		Offers: []tracker.Offer{{Offer: sdp, OfferID: offerID}}}); err != nil {
+	if err := b.cl.Announce(ctx, tracker.Announce{InfoHash: infoHash, Event: "started",
+		Offers: []tracker.Offer{{Offer: sdp, OfferID: b.offerID}}}); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		m, err := cl.Recv(ctx)
+	return b
+}
+
+// answer waits for the box's answer to the offer (nil when ctx ends first).
+func (b *browser) answer(ctx context.Context) *webrtc.SessionDescription {
+	t := b.t
+	t.Helper()
+	for {
+		m, err := b.cl.Recv(ctx)
 		if err != nil {
-			t.Fatalf("waiting for the box's answer: %v", err)
+			return nil
 		}
 		if m.Failure != "" {
 			t.Fatalf("tracker: %s", m.Failure)
@@ -169,27 +194,37 @@ func newBrowser(t *testing.T, ctx context.Context, trackerURL string, infoHash t
 		if !m.IsAnswer() {
 			continue
 		}
-		if m.OfferID != offerID {
+		if m.OfferID != b.offerID {
 			t.Fatalf("answer for offer %x", m.OfferID)
 		}
 		var ans webrtc.SessionDescription
 		if err := json.Unmarshal(m.Answer, &ans); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(ans.SDP, "a=candidate") == false {
-			t.Fatalf("answer without candidates (trickle?):\n%s", ans.SDP)
-		}
-		if err := pc.SetRemoteDescription(ans); err != nil {
-			t.Fatal(err)
-		}
-		break
+		return &ans
+	}
+}
+
+// connect completes the connection with the box's answer.
+func (b *browser) connect(ctx context.Context) {
+	t := b.t
+	t.Helper()
+	ans := b.answer(ctx)
+	if ans == nil {
+		t.Fatal("waiting for the box's answer: no answer")
+	}
+	if !strings.Contains(ans.SDP, "a=candidate") {
+		t.Fatalf("answer without candidates (trickle?):\n%s", ans.SDP)
+	}
+	if err := b.pc.SetRemoteDescription(*ans); err != nil {
+		t.Fatal(err)
 	}
 	select {
 	case <-b.open:
 	case <-ctx.Done():
 		t.Fatal("data channel never opened")
 	}
-	return b
+	b.tr.Close() // pages keep the socket; the box needs it no more here
 }
 
 func (b *browser) send(c superpeer.Command) {
@@ -200,15 +235,36 @@ func (b *browser) send(c superpeer.Command) {
 	}
 }
 
-func (b *browser) next(ctx context.Context) superpeer.Command {
+// recv returns the next message.
+func (b *browser) recv(ctx context.Context) message {
 	b.t.Helper()
 	select {
-	case c := <-b.cmds:
-		return c
+	case m := <-b.msgs:
+		return m
 	case <-ctx.Done():
-		b.t.Fatal("no command from the box")
+		b.t.Fatal("nothing more from the box")
 	}
-	return superpeer.Command{}
+	return message{}
+}
+
+// next returns the next command; segment bytes before it are a failure.
+func (b *browser) next(ctx context.Context) superpeer.Command {
+	b.t.Helper()
+	m := b.recv(ctx)
+	if m.cmd == nil {
+		b.t.Fatalf("%d segment bytes where a command was due", len(m.data))
+	}
+	return *m.cmd
+}
+
+// nextReply returns the next command that is not an announcement.
+func (b *browser) nextReply(ctx context.Context) superpeer.Command {
+	b.t.Helper()
+	for {
+		if c := b.next(ctx); c.Type != superpeer.CmdAnnouncement {
+			return c
+		}
+	}
 }
 
 // waitLoaded reads announcements until one lists id as loaded.
@@ -231,20 +287,22 @@ func (b *browser) waitLoaded(ctx context.Context, id int64) superpeer.Command {
 func (b *browser) download(ctx context.Context, id, requestID, from int64) ([]byte, superpeer.Command) {
 	b.t.Helper()
 	b.send(superpeer.Command{Type: superpeer.CmdRequest, Segment: id, RequestID: requestID, Byte: from})
-	c := b.next(ctx)
+	c := b.nextReply(ctx)
 	if c.Type != superpeer.CmdData {
 		return nil, c
 	}
 	var got []byte
 	for int64(len(got)) < c.Size {
-		select {
-		case d := <-b.data:
-			got = append(got, d...)
-		case <-ctx.Done():
-			b.t.Fatalf("got %d of %d bytes", len(got), c.Size)
+		m := b.recv(ctx)
+		if m.cmd != nil {
+			if m.cmd.Type == superpeer.CmdAnnouncement {
+				continue
+			}
+			b.t.Fatalf("after %d of %d bytes: %+v", len(got), c.Size, *m.cmd)
 		}
+		got = append(got, m.data...)
 	}
-	done := b.next(ctx)
+	done := b.nextReply(ctx)
 	if done.Type != superpeer.CmdDone || done.Segment != id || done.RequestID != requestID {
 		b.t.Fatalf("after the data: %+v", done)
 	}

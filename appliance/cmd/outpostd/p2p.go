@@ -289,6 +289,7 @@ func (d *daemon) collectP2P(ch chan<- prometheus.Metric) {
 	g(descSPGauge, float64(s.Streams), "streams")
 	g(descSPGauge, float64(s.Swarms), "swarms")
 	g(descSPGauge, float64(s.Peers), "peers")
+	g(descSPGauge, float64(s.ActiveUploads), "active_uploads")
 	for k, v := range map[string]int64{"offer": s.Offers, "answered": s.Answered, "refused": s.Refused, "upload": s.Uploads,
 		"absent": s.Absent, "cancel": s.Cancels, "failure": s.Failures, "warm": s.Warms} {
 		c(descSPTotal, v, k)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"strconv"
@@ -115,6 +116,10 @@ func runBox(segBytes int, segDur time.Duration, maxPeers, udpBuffer int) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/announce", trk)
+	// Profiles of the box while a run goes on, e.g.
+	// go tool pprof -top http://ADDR/debug/pprof/profile?seconds=10 (ADDR is printed on stderr).
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("gc") != "" {
 			runtime.GC()
@@ -130,6 +135,7 @@ func runBox(segBytes int, segDur time.Duration, maxPeers, udpBuffer int) error {
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer srv.Close()
+	fmt.Fprintf(os.Stderr, "p2pbench box: pid %d, profiles at http://%s/debug/pprof/\n", os.Getpid(), ln.Addr())
 	json.NewEncoder(os.Stdout).Encode(hello{HTTP: ln.Addr().String(), UDP: udp.LocalAddr().String(), InfoHash: ih.String()})
 	io.Copy(io.Discard, os.Stdin) // the parent closes stdin (or dies) to end the box
 	return nil
