@@ -1,5 +1,6 @@
-# Outpost — build, run, test. `make run` starts the box on its embedded default config
-# against the built-in demo origin; `make test` runs every test.
+# Outpost — build, run, test. `make run` starts the box (tools/run/outpostd.yaml: the
+# embedded default plus TLS and the peer broker) against the built-in demo origin;
+# `make test` runs every test.
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
@@ -22,15 +23,18 @@ setup:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ffmpeg; \
 	  else echo "ffmpeg is missing: sudo apt-get install ffmpeg" >&2; exit 1; fi; }
 
-# run: the demo origin on 127.0.0.1:8081 (background), outpostd on 127.0.0.1:8080
-# (foreground, Ctrl-C stops both). Data lives in $(RUN_DIR)/.
+# run: the demo origin on 127.0.0.1:8081 (background), outpostd on 127.0.0.1:8080 and
+# https/wss on 127.0.0.1:8443 with the tracker and the WebRTC super-peer (foreground,
+# Ctrl-C stops both), config tools/run/outpostd.yaml. A self-signed certificate is made
+# once in $(RUN_DIR)/ (outpostctl cert tls). Data lives in $(RUN_DIR)/.
 run: setup build
 	@mkdir -p $(RUN_DIR)
+	@[ -f $(RUN_DIR)/tls.crt ] || $(BIN)/outpostctl cert tls -cert $(RUN_DIR)/tls.crt -key $(RUN_DIR)/tls.key -hosts localhost,127.0.0.1,::1
 	@$(BIN)/demo-origin -listen 127.0.0.1:8081 -media-dir $(RUN_DIR)/demo-media & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null; wait $$demo 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 300); do curl -fsS -o /dev/null http://127.0.0.1:8081/live/master.m3u8 2>/dev/null && break; \
 	  kill -0 $$demo 2>/dev/null || exit 1; sleep 0.2; done; \
-	cd $(RUN_DIR) && ../$(BIN)/outpostd
+	cd $(RUN_DIR) && ../$(BIN)/outpostd -config ../tools/run/outpostd.yaml
 
 test: lint test-unit test-race image-test
 

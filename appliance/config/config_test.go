@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const minimal = `
@@ -143,4 +145,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse accepted a config that Validate rejects")
 		}
 	})
+}
+
+// TestRunConfig: `make run`'s config (tools/run/outpostd.yaml) is the embedded
+// default plus TLS and the peer broker, so the two cannot drift apart.
+func TestRunConfig(t *testing.T) {
+	run, err := Load(filepath.Join("..", "..", "tools", "run", "outpostd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.Tracker.Enabled || !run.SuperPeer.Enabled || run.TLS.Listen == "" {
+		t.Fatalf("run config lacks the tracker, the super-peer or TLS: %+v", run)
+	}
+	def, _ := Default()
+	run.TLS, run.LAN, run.Tracker, run.SuperPeer = def.TLS, def.LAN, def.Tracker, def.SuperPeer
+	if d := cmp.Diff(def, run); d != "" {
+		t.Fatalf("tools/run/outpostd.yaml differs from the embedded default beyond tls/lan/tracker/superpeer (-default +run):\n%s", d)
+	}
 }

@@ -115,6 +115,7 @@ type pageReport struct {
 	Ready         bool             `json:"ready"`
 	Error         string           `json:"error"`
 	Bytes         map[string]int64 `json:"bytes"`
+	BytesPlaying  map[string]int64 `json:"bytesPlaying"` // after playback began
 	Segments      map[string]int64 `json:"segments"`
 	SegmentErrors int              `json:"segmentErrors"`
 	PeerConnects  int              `json:"peerConnects"`
@@ -139,6 +140,7 @@ type browserRun struct {
 	pages, seconds  int
 	insecure        bool
 	minP2PShare     float64
+	minPlayingShare float64 // of the bytes after playback began; 0: not checked
 	wantTrackerHead string
 	mesh            *meshOpts // browser-to-browser run with a poisoning page
 }
@@ -183,7 +185,7 @@ superpeer:
 	}
 	b := &box{url: "http://" + a.lan.String()}
 	runs := []browserRun{
-		{name: "p2pml 2.3.x", url: b.url + "/sdk/test.html?v=23", pages: 3, seconds: 40, minP2PShare: 0.6, wantTrackerHead: "ws://"},
+		{name: "p2pml 2.3.x", url: b.url + "/sdk/test.html?v=23", pages: 3, seconds: 40, minP2PShare: 0.6, minPlayingShare: 0.9, wantTrackerHead: "ws://"},
 		{name: "p2pml 2.2.x", url: b.url + "/sdk/test.html?v=22", pages: 3, seconds: 25, minP2PShare: 0.6, wantTrackerHead: "ws://"},
 		{name: "p2pml 2.3.x https+wss", url: "https://" + a.tls.String() + "/sdk/test.html?v=23", pages: 2, seconds: 20,
 			insecure: true, minP2PShare: 0.6, wantTrackerHead: "wss://"},
@@ -218,7 +220,7 @@ func browserPlay(t *testing.T, b *box, s *site, r browserRun) []pageReport {
 		t.Fatalf("drive.mjs output: %v: %s", err, out)
 	}
 	after := p2pStatusOf(t, b)
-	var httpB, p2pB, httpSeg, p2pSeg int64
+	var httpB, p2pB, httpSeg, p2pSeg, httpPlay, p2pPlay int64
 	for i, p := range res.Pages {
 		played := 0.0
 		if p.PlayStart != nil {
@@ -245,12 +247,15 @@ func browserPlay(t *testing.T, b *box, s *site, r browserRun) []pageReport {
 			t.Errorf("page %d: JS SHA-256 fallback check %q", i, p.SHA256Check)
 		}
 		httpB, p2pB = httpB+p.Bytes["http"], p2pB+p.Bytes["p2p"]
+		httpPlay, p2pPlay = httpPlay+p.BytesPlaying["http"], p2pPlay+p.BytesPlaying["p2p"]
 		httpSeg, p2pSeg = httpSeg+p.Segments["http"], p2pSeg+p.Segments["p2p"]
 	}
 	if len(res.Logs) > 0 {
 		t.Logf("browser logs: %q", res.Logs)
 	}
 	share := float64(p2pB) / float64(max(1, httpB+p2pB))
+	// Once playing: start-up segments come over HTTP before any peer connects.
+	playShare := float64(p2pPlay) / float64(max(1, httpPlay+p2pPlay))
 	var spBytes, spUploads int64
 	if after.SuperPeer != nil && before.SuperPeer != nil {
 		spBytes = after.SuperPeer.UploadBytes - before.SuperPeer.UploadBytes
@@ -264,9 +269,12 @@ func browserPlay(t *testing.T, b *box, s *site, r browserRun) []pageReport {
 			copies += c.Requests
 		}
 	}
-	t.Logf("p2p_browser %s: %d pages x %d s: P2P share %.1f%% of bytes (%d of %d B; %d p2p + %d http segments); super-peer sent %d B in %d uploads; origin copies per segment %.2f (%d segments)",
-		r.name, r.pages, r.seconds, 100*share, p2pB, httpB+p2pB, p2pSeg, httpSeg, spBytes, spUploads,
+	t.Logf("p2p_browser %s: %d pages x %d s: P2P share %.1f%% of bytes (%d of %d B; %d p2p + %d http segments), %.1f%% once playing (%d of %d B); super-peer sent %d B in %d uploads; origin copies per segment %.2f (%d segments)",
+		r.name, r.pages, r.seconds, 100*share, p2pB, httpB+p2pB, p2pSeg, httpSeg, 100*playShare, p2pPlay, httpPlay+p2pPlay, spBytes, spUploads,
 		float64(copies)/float64(max(1, segs)), segs)
+	if r.minPlayingShare > 0 && playShare < r.minPlayingShare {
+		t.Errorf("P2P share once playing %.1f%% < %.0f%%", 100*playShare, 100*r.minPlayingShare)
+	}
 	if share < r.minP2PShare {
 		t.Errorf("P2P share %.1f%% < %.0f%%", 100*share, 100*r.minP2PShare)
 	}

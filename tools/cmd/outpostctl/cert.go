@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/outpost-ecdn/outpost/appliance/identity"
@@ -21,6 +22,9 @@ commands:
   box-pub  -data-dir DIR [-create] print a box's public key (from DIR/box.key)
   show     -cert box.cert [-site-pub KEY|FILE -site SITE]
                                   print a certificate, and verify it when a site key is given
+  tls      -cert tls.crt -key tls.key [-hosts localhost,127.0.0.1] [-days 30]
+                                  a self-signed certificate for https:// and wss:// tries
+                                  (tls.cert_file, tls.key_file); never overwrites
 `
 
 // runCert is `outpostctl cert ...`: the site key and box certificates that let
@@ -110,6 +114,27 @@ func runCert(args []string, out io.Writer) error {
 			return fmt.Errorf("cert box-pub: %w", err)
 		}
 		fmt.Fprintln(out, identity.EncodePublicKey(key.Public().(ed25519.PublicKey)))
+		return nil
+
+	case "tls":
+		certPath := fs.String("cert", "", "certificate file to create (PEM)")
+		keyPath := fs.String("key", "", "private key file to create (PEM, mode 0600)")
+		hosts := fs.String("hosts", "localhost,127.0.0.1,::1", "comma-separated host names and addresses the certificate names")
+		days := fs.Int("days", 30, "validity in days")
+		if err := parse(); err != nil {
+			return err
+		}
+		if *certPath == "" || *keyPath == "" {
+			return errors.New("cert tls: -cert and -key are required")
+		}
+		if *days < 1 || *days > 825 {
+			return errors.New("cert tls: -days must be between 1 and 825")
+		}
+		c, err := selfSignedTLS(*certPath, *keyPath, strings.Split(*hosts, ","), time.Duration(*days)*24*time.Hour, time.Now())
+		if err != nil {
+			return fmt.Errorf("cert tls: %w", err)
+		}
+		fmt.Fprintf(out, "wrote %s and %s: self-signed for %s, valid until %s\n", *certPath, *keyPath, *hosts, c.NotAfter.Format(time.RFC3339))
 		return nil
 
 	case "show":

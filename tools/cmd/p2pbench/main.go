@@ -48,6 +48,7 @@ type options struct {
 	segBytes       int
 	maxPeers       int
 	udpBuffer      int
+	boxCPUs        string // "": no pinning
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.DurationVar(&o.unpacedDur, "unpaced-duration", 8*time.Second, "length of each unpaced run")
 	flag.IntVar(&o.dialers, "dialers", 8, "peers connecting at once")
 	flag.IntVar(&o.udpBuffer, "udp-buffer", 0, "SO_RCVBUF/SO_SNDBUF of every UDP socket (box and peers) in bytes; 0 keeps the OS default")
+	flag.StringVar(&o.boxCPUs, "box-cpus", "", "pin the box to these CPUs (taskset list, e.g. 0) and the client peers to the others, so the box's capacity per core is measured apart from the clients")
 	flag.BoolVar(&o.box, "box", false, "internal: run the box (child process)")
 	flag.IntVar(&o.segBytes, "seg-bytes", 0, "internal: segment size for -box")
 	flag.IntVar(&o.maxPeers, "max-peers", 0, "internal: super-peer MaxPeers for -box")
@@ -81,6 +83,12 @@ func main() {
 		os.Exit(2)
 	}
 	o.segBytes = int(o.mbps * 1e6 * o.segDur.Seconds() / 8)
+	if o.boxCPUs != "" {
+		if err := pinClients(o.boxCPUs); err != nil {
+			fmt.Fprintln(os.Stderr, "p2pbench: -box-cpus:", err)
+			os.Exit(2)
+		}
+	}
 	if err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "p2pbench:", err)
 		os.Exit(1)
@@ -160,8 +168,13 @@ type box struct {
 }
 
 func startBox(o options, self string, maxPeers int) (*box, error) {
-	cmd := exec.Command(self, "-box", "-seg-bytes", strconv.Itoa(o.segBytes), "-segdur", o.segDur.String(),
-		"-max-peers", strconv.Itoa(maxPeers), "-udp-buffer", strconv.Itoa(o.udpBuffer))
+	args := []string{self, "-box", "-seg-bytes", strconv.Itoa(o.segBytes), "-segdur", o.segDur.String(),
+		"-max-peers", strconv.Itoa(maxPeers), "-udp-buffer", strconv.Itoa(o.udpBuffer)}
+	if o.boxCPUs != "" {
+		// taskset before exec, so the box's Go runtime sizes GOMAXPROCS to its CPUs.
+		args = append([]string{"taskset", "-c", o.boxCPUs}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -406,8 +419,8 @@ func report(w io.Writer, o options, rs []*result, started time.Time) {
 	fmt.Fprintf(w, "Command: `%s`  \n", strings.Join(os.Args, " "))
 	fmt.Fprintf(w, "Run: %s, %s; host %d cores, %s  \n", started.UTC().Format(time.RFC3339), time.Since(started).Round(time.Second), runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(w, "Segments: %d bytes = %.1f Mbit/s x %v, all in the box's memory. Box (tracker + super-peer) runs in a child process; "+
-		"the client pion peers run in the parent on the same cores, so 'client CPU' competes with the box. "+
-		"UDP socket buffers: %s.\n\n", o.segBytes, o.mbps, o.segDur, bufName(o.udpBuffer))
+		"the client pion peers run in the parent%s. "+
+		"UDP socket buffers: %s.\n\n", o.segBytes, o.mbps, o.segDur, pinName(o.boxCPUs), bufName(o.udpBuffer))
 	fmt.Fprintf(w, "| run | peers connected | connect time | segments | stalls (> %v) | peers with a stall | delay p50 / p95 / max (ms) | aggregate Mbit/s | per-peer Mbit/s (min / mean / max) | box CPU s per s | client CPU s per s | host busy CPU s per s (load avg) | box heap / RSS per peer (KiB) | UDP drops: box socket / peer sockets |\n", o.segDur)
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
@@ -526,4 +539,11 @@ func hostBusy() float64 {
 		}
 	}
 	return float64(busy) / 100 // USER_HZ
+}
+
+func pinName(cpus string) string {
+	if cpus == "" {
+		return " on the same cores, so 'client CPU' competes with the box"
+	}
+	return fmt.Sprintf("; the box is pinned to CPU %s and the clients to the other CPUs", cpus)
 }
