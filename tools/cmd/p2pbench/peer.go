@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pion/logging"
 	"net"
 	"strings"
 	"sync"
@@ -38,7 +39,10 @@ func dialPeer(ctx context.Context, wsURL string, ih tracker.ID, n, udpBuffer int
 		udp.(*net.UDPConn).SetReadBuffer(udpBuffer)
 		udp.(*net.UDPConn).SetWriteBuffer(udpBuffer)
 	}
-	se := webrtc.SettingEngine{}
+	// The client peers' pion logs (sockets closing at the end of a run) are noise here.
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	se := webrtc.SettingEngine{LoggerFactory: quiet}
 	se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, udp))
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
