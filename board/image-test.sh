@@ -6,7 +6,12 @@
 # created exactly once and its files surviving a reboot; link-local on a NIC
 # without DHCP; a lost superblock repaired by fsck with the data kept; a
 # destroyed and a missing data partition recreated loudly; clean poweroff by
-# the power button and clean reboot by Ctrl-Alt-Del.
+# the power button and clean reboot by Ctrl-Alt-Del. Each boot also checks the
+# boot report in /api/v1/status (board, slot, hostname, boot number, data
+# problems, watchdog, NTP failing with where the servers came from, link
+# modes), a static network file written into the data partition (boot 3), and
+# the persisted logs through /api/v1/logs with a token written into the data
+# partition's config (boots 2 and 3: the previous boot's init lines are there).
 # `make image-test` calls this. Every qemu boot is bounded (4 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."

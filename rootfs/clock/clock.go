@@ -1,17 +1,19 @@
 // Package clock keeps the system clock sane for TLS: never earlier than the
 // image's build time, and set by NTP once the network is up.
 //
-// In: the build time (SOURCE_DATE_EPOCH of the image), NTP server names (from
-// DHCP or the defaults), a Query function (github.com/beevik/ntp in
-// production) and a Set function (settimeofday on Linux). Out: the clock stepped
-// when it is off, and a Status (synced or not, from which server, the offset,
-// the last problem) for the console and /run/outpost/boot.json. An NTP answer
-// that would put the clock before the build time is refused: that is a broken
-// or hostile server, not news.
+// In: the build time (SOURCE_DATE_EPOCH of the image), a function naming the
+// NTP servers ("host" or "host:port", asked in order) and where that list came
+// from (the init's: site config, DHCP, or the defaults), a Query function
+// (NTPQuery: github.com/beevik/ntp) and a Set function (settimeofday on Linux).
+// Out: the clock stepped when it is off, and a Status (synced or not, from which
+// server, where the server list came from, the offset, the last problem) for the
+// console and /run/outpost/boot.json. An NTP answer that would put the clock
+// before the build time is refused: that is a broken or hostile server, not news.
 //
 // # Usage
 //
 //	clock.Floor(buildTime, clock.SetSystem) // first thing in the init
+//	servers := func() ([]string, string) { return []string{"10.1.0.5", "ntp.corp.example:1123"}, "config" }
 //	s := &clock.Syncer{Floor: buildTime, Servers: servers, Query: clock.NTPQuery, Set: clock.SetSystem, Log: log}
 //	go s.Run(ctx)
 package clock
@@ -21,6 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,20 +49,54 @@ var ErrBeforeFloor = errors.New("clock: NTP time is before the image's build tim
 
 // Status is the clock's state.
 type Status struct {
-	Synced  bool          `json:"synced"`
-	Server  string        `json:"server,omitempty"`
-	Offset  time.Duration `json:"offset_ns,omitempty"`
-	When    time.Time     `json:"when,omitzero"`
-	Problem string        `json:"problem,omitempty"`
+	Synced bool   `json:"synced"`
+	Server string `json:"server,omitempty"`
+	// ServersFrom is where the servers asked came from, as Servers said
+	// (the init: "config", "dhcp", "config+dhcp" or "default").
+	ServersFrom string        `json:"servers_from,omitempty"`
+	Offset      time.Duration `json:"offset_ns,omitempty"`
+	When        time.Time     `json:"when,omitzero"`
+	Problem     string        `json:"problem,omitempty"`
 }
 
-// NTPQuery asks one server for the clock offset (beevik/ntp, validated).
+// DefaultPort is the NTP port used when a server names none.
+const DefaultPort = 123
+
+// ServerAddr turns "host", "host:port", an IPv6 address or "[v6]:port" into a
+// "host:port" to dial, with DefaultPort when none is given.
+func ServerAddr(server string) (string, error) {
+	if server == "" {
+		return "", errors.New("clock: empty NTP server name")
+	}
+	if host, port, err := net.SplitHostPort(server); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || host == "" {
+			return "", fmt.Errorf("clock: NTP server %q: bad port or host", server)
+		}
+		return net.JoinHostPort(host, port), nil
+	}
+	host := server
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.ContainsAny(host, "[]") || strings.Count(host, ":") == 1 {
+		return "", fmt.Errorf("clock: NTP server %q: not a host or host:port", server)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(DefaultPort)), nil
+}
+
+// NTPQuery asks one server ("host" or "host:port", port 123 by default) for
+// the clock offset (beevik/ntp, answer validated).
 func NTPQuery(ctx context.Context, server string) (time.Duration, error) {
+	addr, err := ServerAddr(server)
+	if err != nil {
+		return 0, err
+	}
 	timeout := 5 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	resp, err := ntp.QueryWithOptions(server, ntp.QueryOptions{Timeout: timeout})
+	resp, err := ntp.QueryWithOptions(addr, ntp.QueryOptions{Timeout: timeout})
 	if err != nil {
 		return 0, err
 	}
@@ -69,8 +108,11 @@ func NTPQuery(ctx context.Context, server string) (time.Duration, error) {
 
 // Syncer sets the clock from NTP periodically.
 type Syncer struct {
-	Floor   time.Time
-	Servers func() []string // asked in order until one answers
+	Floor time.Time
+	// Servers returns the servers to ask, in order until one answers, and a
+	// word for where the list came from (Status.ServersFrom). It is called
+	// every round, so a changed list takes effect at the next sync.
+	Servers func() (servers []string, from string)
 	Query   func(ctx context.Context, server string) (time.Duration, error)
 	Set     func(time.Time) error
 	Log     *slog.Logger
@@ -127,9 +169,9 @@ func (s *Syncer) Run(ctx context.Context) {
 
 // Once asks the servers in order and steps the clock with the first answer.
 func (s *Syncer) Once(ctx context.Context) Status {
-	var st Status
 	var problems []error
-	servers := s.Servers()
+	servers, from := s.Servers()
+	st := Status{ServersFrom: from}
 	if len(servers) == 0 {
 		problems = append(problems, errors.New("no NTP servers known"))
 	}
@@ -153,11 +195,14 @@ func (s *Syncer) Once(ctx context.Context) Status {
 			}
 			s.Log.Info("clock: stepped by NTP", "server", srv, "offset", off)
 		}
-		st = Status{Synced: true, Server: srv, Offset: off, When: time.Now()}
+		st = Status{Synced: true, Server: srv, ServersFrom: from, Offset: off, When: time.Now()}
 		break
 	}
 	if !st.Synced {
 		st.Problem = errors.Join(problems...).Error()
+		if len(servers) > 0 {
+			st.Problem = "no NTP server answered: " + strings.ReplaceAll(st.Problem, "\n", "; ")
+		}
 	}
 	s.mu.Lock()
 	s.status = st

@@ -217,11 +217,19 @@ func check(ctx context.Context, cfg Config, dev string) string {
 		return ""
 	case code&^3 == 0:
 		cfg.Log.Warn("DATA PARTITION REPAIRED by fsck", "dev", dev, "exit", code, "took", took, "output", tail)
-		return fmt.Sprintf("fsck repaired errors (exit %d): %s", code, tail)
+		return fmt.Sprintf("fsck repaired errors (exit %d): %s (full output in init.log)", code, firstLine(tail))
 	default:
 		cfg.Log.Error("DATA PARTITION: fsck could not repair it", "dev", dev, "exit", code, "output", tail)
-		return fmt.Sprintf("fsck left errors (exit %d): %s", code, tail)
+		return fmt.Sprintf("fsck left errors (exit %d): %s (full output in init.log)", code, firstLine(tail))
 	}
+}
+
+// firstLine keeps a problem report to one line; the log has the rest.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i]) + " ..."
+	}
+	return s
 }
 
 func fsck(ctx context.Context, bin, mode, dev string) (int, string, error) {

@@ -61,6 +61,9 @@ func TestCheck(t *testing.T) {
 			if !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
 				t.Fatalf("check = %q, want it to start with %q", got, tc.want)
 			}
+			if strings.Contains(got, "\n") || len(got) > 300 {
+				t.Fatalf("check = %q: a problem report is one short line (the log has fsck's output)", got)
+			}
 		})
 	}
 }

@@ -43,6 +43,11 @@ const (
 	OutpostdConf = "outpost/outpostd.yaml" // outpostd -config
 	NetworkConf  = "outpost/network.json"  // optional static network (rootfs/netup.Static)
 	OutpostdData = "outpostd"              // outpostd's data_dir
+	// LogsDir holds init.log and <service>.log for each service (rotated to
+	// .log.1 at 1 MiB, rootfs/supervise.FileLog); outpostd gets it as
+	// OUTPOST_LOG_DIR and serves it at /api/v1/logs.
+	LogsDir = "outpost/logs"
+	InitLog = "init.log" // in LogsDir: the init's own lines, this boot's and earlier ones
 )
 
 // On the ESP, relative to its root.

@@ -1,13 +1,19 @@
 // Package netup brings the box onto the LAN: every Ethernet link up, an address
-// by DHCP (rootfs/dhcp4), a static address when the data partition has one,
+// by DHCP (github.com/insomniacslk/dhcp's nclient4 on a packet socket filtered
+// to the DHCP client port), a static address when the data partition has one,
 // and an IPv4 link-local address (RFC 3927) while no DHCP server answers.
 //
-// In: a Config (hostname, where resolv.conf goes, how long to wait before
-// falling back to link-local, an optional static setting). Out: addresses and a
-// default route set through netlink, /run/resolv.conf written, and a Status per
-// link handed to OnChange whenever something changes, for the console and
-// /run/outpost/boot.json. DHCP keeps trying in the background after a fallback
-// and replaces the link-local address when a lease arrives.
+// In: a Config (hostname, sent to the DHCP server as option 12; where
+// resolv.conf goes; how long to wait before falling back to link-local; an
+// optional static setting). Out: addresses and a default route set through
+// netlink, /run/resolv.conf written, and a Status per link (mode, address,
+// router, DNS and NTP servers, lease expiry, problem) handed to OnChange
+// whenever something changes, for the clock, the console and
+// /run/outpost/boot.json. A lease is renewed at T1 by unicast to its server and
+// rebound at T2 by broadcast to any server; at expiry the link starts over.
+// DHCP keeps trying in the background after a link-local fallback and replaces
+// the link-local address when a lease arrives. A link with a static setting
+// never runs DHCP.
 //
 // # Usage
 //

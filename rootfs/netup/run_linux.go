@@ -10,10 +10,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/outpost-ecdn/outpost/rootfs/dhcp4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
+
+// ethernet picks the links Run configures: Ethernet devices (not bridges,
+// veths or tunnels). Tests swap it to take a veth.
+var ethernet = func(l netlink.Link) bool {
+	return l.Attrs().EncapType == "ether" && l.Type() == "device"
+}
 
 // Config configures Run.
 type Config struct {
@@ -58,7 +64,11 @@ func Run(ctx context.Context, cfg Config) {
 		slices.SortFunc(links, func(a, b netlink.Link) int { return a.Attrs().Index - b.Attrs().Index })
 		for _, l := range links {
 			a := l.Attrs()
-			if a.EncapType != "ether" || l.Type() != "device" || started[a.Name] {
+			if !ethernet(l) {
+				continue
+			}
+			if started[a.Name] {
+				r.carrier(a) // cable plugged or pulled since the last look
 				continue
 			}
 			started[a.Name] = true
@@ -80,6 +90,20 @@ func Run(ctx context.Context, cfg Config) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// carrier records whether the link has a carrier (a cable to a live port),
+// reporting only changes.
+func (r *runner) carrier(a *netlink.LinkAttrs) {
+	up := a.RawFlags&unix.IFF_LOWER_UP != 0
+	r.mu.Lock()
+	st := r.links[a.Name]
+	changed := st != nil && st.Carrier != up
+	r.mu.Unlock()
+	if changed {
+		r.cfg.Log.Info("net: carrier", "link", a.Name, "up", up)
+		r.update(a.Name, func(s *LinkStatus) { s.Carrier = up })
 	}
 }
 
@@ -175,23 +199,10 @@ func strs(as []netip.Addr) []string {
 // dhcp runs the lease life cycle forever: acquire, renew at T1, rebind at T2,
 // start over at expiry. While nothing answers it keeps a link-local address.
 func (r *runner) dhcp(ctx context.Context, l netlink.Link, log *slog.Logger) {
-	name := l.Attrs().Name
-	var tr *dhcp4.UDPTransport
-	for tr == nil {
-		var err error
-		if tr, err = dhcp4.ListenUDP(name); err != nil {
-			log.Error("net: DHCP socket", "err", err)
-			if !sleep(ctx, 5*time.Second) {
-				return
-			}
-		}
-	}
-	defer tr.Close()
-	client := &dhcp4.Client{HWAddr: l.Attrs().HardwareAddr, Hostname: r.cfg.Hostname, Transport: tr}
-
+	name, hw := l.Attrs().Name, l.Attrs().HardwareAddr
 	var linkLocal netip.Prefix
 	fallback := time.AfterFunc(r.cfg.FallbackAfter, func() {
-		p := LinkLocal(l.Attrs().HardwareAddr, 0)
+		p := LinkLocal(hw, 0)
 		if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: ipnet(p), Scope: unix.RT_SCOPE_LINK}); err != nil {
 			log.Error("net: link-local address", "err", err)
 			return
@@ -206,13 +217,16 @@ func (r *runner) dhcp(ctx context.Context, l netlink.Link, log *slog.Logger) {
 
 	failures := 0
 	for ctx.Err() == nil {
-		lease, err := client.Acquire(ctx)
+		lease, err := dhcpAcquire(ctx, name, hw, r.cfg.Hostname)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			failures++
 			if failures == 1 || failures%10 == 0 {
 				log.Warn("net: DHCP failed", "err", err, "failures", failures)
 			}
-			r.update(name, func(s *LinkStatus) { s.Problem = "DHCP: " + err.Error() })
+			r.update(name, func(s *LinkStatus) { s.Problem = dhcpProblem(err) })
 			if !sleep(ctx, min(time.Duration(failures)*2*time.Second, 30*time.Second)) {
 				return
 			}
@@ -227,21 +241,26 @@ func (r *runner) dhcp(ctx context.Context, l netlink.Link, log *slog.Logger) {
 		if ll.IsValid() {
 			netlink.AddrDel(l, &netlink.Addr{IPNet: ipnet(ll)})
 		}
-		r.keep(ctx, l, client, lease, log)
+		r.keep(ctx, l, lease, log)
 	}
 }
 
 // keep applies the lease and renews it until it cannot, then removes it.
-func (r *runner) keep(ctx context.Context, l netlink.Link, client *dhcp4.Client, lease dhcp4.Lease, log *slog.Logger) {
-	name := l.Attrs().Name
+func (r *runner) keep(ctx context.Context, l netlink.Link, lease lease, log *slog.Logger) {
+	name, hw := l.Attrs().Name, l.Attrs().HardwareAddr
 	for {
-		addr := &netlink.Addr{IPNet: ipnet(lease.Addr), ValidLft: int(lease.Duration / time.Second), PreferedLft: int(lease.Duration / time.Second)}
+		secs := int(lease.Duration / time.Second)
+		if lease.Duration >= infinite {
+			secs = 0 // no lifetime: the address stays
+		}
+		addr := &netlink.Addr{IPNet: ipnet(lease.Addr), ValidLft: secs, PreferedLft: secs}
 		if err := netlink.AddrReplace(l, addr); err != nil {
 			log.Error("net: set DHCP address", "addr", lease.Addr, "err", err)
 		}
 		r.route(l, lease.Router, log)
 		r.resolv(lease.DNS, lease.Domain, log)
-		log.Info("net: DHCP lease", "addr", lease.Addr, "router", lease.Router, "dns", lease.DNS, "lease", lease.Duration)
+		log.Info("net: DHCP lease", "addr", lease.Addr, "router", lease.Router, "dns", lease.DNS, "ntp", lease.NTP,
+			"server", lease.Server, "lease", lease.Duration, "t1", lease.T1, "t2", lease.T2)
 		r.update(name, func(s *LinkStatus) {
 			s.Mode, s.Addr, s.DNS, s.NTP, s.Expiry, s.Problem = ModeDHCP, lease.Addr.String(), strs(lease.DNS), strs(lease.NTP), lease.Expiry(), ""
 			s.Router = ""
@@ -270,15 +289,27 @@ func (r *runner) keep(ctx context.Context, l netlink.Link, client *dhcp4.Client,
 			if !sleep(ctx, time.Until(next)) {
 				return
 			}
+			// Past T1 renew; past T2 rebind (the time may have moved while asleep).
+			rebind = rebind || !time.Now().Before(lease.Acquired.Add(lease.T2))
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			nl, err := client.Renew(rctx, lease, rebind)
+			nl, err := dhcpRenew(rctx, name, hw, r.cfg.Hostname, lease, rebind)
 			cancel()
-			if errors.Is(err, dhcp4.ErrNak) {
-				log.Warn("net: DHCP server refused the renewal", "addr", lease.Addr)
+			var nak *nclient4.ErrNak
+			switch {
+			case errors.As(err, &nak):
+				log.Warn("net: DHCP server refused the renewal", "addr", lease.Addr, "msg", nak.Nak.Message())
 				netlink.AddrDel(l, &netlink.Addr{IPNet: ipnet(lease.Addr)})
+				r.update(name, func(s *LinkStatus) { s.Mode, s.Addr, s.Problem = ModeWaiting, "", dhcpProblem(err) })
 				return
-			}
-			if err == nil {
+			case err != nil:
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn("net: DHCP renewal failed", "addr", lease.Addr, "rebind", rebind, "err", err)
+			default:
+				if nl.Addr != lease.Addr {
+					netlink.AddrDel(l, &netlink.Addr{IPNet: ipnet(lease.Addr)})
+				}
 				lease, renewed = nl, true
 			}
 		}

@@ -10,13 +10,17 @@
 // In the root (stage 2) it mounts /run and /tmp, keeps the clock at or after
 // the build time, arms the watchdog, sets the hostname from the board serial,
 // mounts the data partition (rootfs/datapart: created on first boot,
-// recreated loudly when damaged or missing), brings up the network
-// (rootfs/netup), syncs the clock by NTP (rootfs/clock), supervises outpostd
-// (rootfs/supervise), marks the boot entry good once outpostd answers
+// recreated loudly when damaged or missing), keeps its own log lines (from the
+// first on) in /data/outpost/logs/init.log, brings up the network
+// (rootfs/netup; static from /data/outpost/network.json), syncs the clock by
+// NTP (rootfs/clock; servers from the site config's ntp.servers, then DHCP,
+// else the public pool: NTPServers), supervises outpostd (rootfs/supervise;
+// its output in /data/outpost/logs/outpostd.log, the directory handed to it as
+// OUTPOST_LOG_DIR), marks the boot entry good once outpostd answers
 // /api/v1/status (systemd-boot boot counting), and writes everything it learnt
 // to /run/outpost/boot.json. SIGTERM or Ctrl-Alt-Del reboots, SIGUSR1/SIGUSR2
-// or the ACPI power button power off: services stopped, disks synced and
-// unmounted.
+// or the ACPI power button power off: services stopped, logs closed, disks
+// synced and unmounted.
 //
 // Filesystem paths are package variables so the pieces run against a fake
 // root in tests.
@@ -32,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/outpost-ecdn/outpost/rootfs/supervise"
 )
 
 // Swapped by tests.
@@ -136,30 +142,83 @@ func hostnameFrom(serial string) string {
 	return h
 }
 
+// maxEarly bounds the init's lines kept in memory until init.log can take them.
+const maxEarly = 64 << 10
+
 // consoleWriter prefixes each line with the kernel uptime, like dmesg, so the
-// serial log reads as one timeline with the kernel's messages.
+// serial log reads as one timeline with the kernel's messages. Its Write is
+// the console alone (services' mirrored lines); the init's own log lines come
+// through logWriter and also go, stamped with the wall clock, to the file set
+// by persist (init.log on the data partition).
 type consoleWriter struct {
-	mu  sync.Mutex
-	out io.Writer
+	mu    sync.Mutex
+	out   io.Writer
+	file  io.Writer
+	early []string // init log lines from before persist, at most maxEarly bytes
+	size  int
+	// dropped counts early lines that did not fit.
+	dropped int
 }
 
-func (c *consoleWriter) Write(b []byte) (int, error) {
+func (c *consoleWriter) Write(b []byte) (int, error) { return c.write(b, false) }
+
+// logWriter is the init's slog output: the console and, once set, init.log.
+type logWriter struct{ c *consoleWriter }
+
+func (w logWriter) Write(b []byte) (int, error) { return w.c.write(b, true) }
+
+func (c *consoleWriter) write(b []byte, keep bool) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	up := Uptime()
+	stamp := fmt.Sprintf("[%5d.%03d] ", int(up/time.Second), int(up%time.Second/time.Millisecond))
+	wall := time.Now().UTC().Format(supervise.TimeFormat) + " "
 	s := bufio.NewScanner(strings.NewReader(string(b)))
 	s.Buffer(nil, len(b)+1)
 	for s.Scan() {
-		fmt.Fprintf(c.out, "[%5d.%03d] %s\n", int(up/time.Second), int(up%time.Second/time.Millisecond), s.Text())
+		fmt.Fprintf(c.out, "%s%s\n", stamp, s.Text())
+		if !keep {
+			continue
+		}
+		line := wall + stamp + s.Text() + "\n"
+		switch {
+		case c.file != nil:
+			io.WriteString(c.file, line)
+		case c.size+len(line) <= maxEarly:
+			c.early = append(c.early, line)
+			c.size += len(line)
+		default:
+			c.dropped++
+		}
 	}
 	return len(b), nil
 }
 
+// persist sends the init's log lines to w from now on, after those logged
+// since the init started; nil stops (before the data partition is unmounted).
+func (c *consoleWriter) persist(w io.Writer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.file = w
+	if w == nil {
+		return
+	}
+	for _, l := range c.early {
+		io.WriteString(w, l)
+	}
+	if c.dropped > 0 {
+		fmt.Fprintf(w, "--- %d earlier init log lines did not fit in memory ---\n", c.dropped)
+	}
+	c.early, c.size, c.dropped = nil, 0, 0
+}
+
 // NewLogger returns the init's logger: text lines on out (the console)
-// without the wall-clock time, which means little before NTP.
+// without the wall-clock time, which means little before NTP, and the console
+// writer for services' mirrored output. In stage 2 the logger's lines also go
+// to init.log on the data partition, with the wall clock.
 func NewLogger(out io.Writer) (*slog.Logger, io.Writer) {
 	cw := &consoleWriter{out: out}
-	h := slog.NewTextHandler(cw, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+	h := slog.NewTextHandler(logWriter{cw}, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if len(groups) == 0 && a.Key == slog.TimeKey {
 			return slog.Attr{}
 		}

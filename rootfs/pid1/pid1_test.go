@@ -3,8 +3,11 @@ package pid1
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -170,6 +173,9 @@ func TestReport(t *testing.T) {
 	r.Update(func(r *Report) { r.Board, r.Slot = "pc-x86_64", "a" })
 	r.Problem("data: recreated")
 	r.Problem("data: recreated")
+	r.Problem(problemNoNTP)
+	r.Resolve(problemNoNTP)
+	r.Resolve("never there")
 	var got map[string]any
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -178,7 +184,7 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["board"] != "pc-x86_64" || len(got["problems"].([]any)) != 1 {
+	if got["board"] != "pc-x86_64" || len(got["problems"].([]any)) != 1 || got["problems"].([]any)[0] != "data: recreated" {
 		t.Fatalf("report %s", b)
 	}
 }
@@ -192,5 +198,77 @@ func TestConsoleWriter(t *testing.T) {
 	want := "[    3.500] level=INFO msg=\"data partition\" init=outpost state=created\n"
 	if out.String() != want {
 		t.Fatalf("console %q, want %q", out.String(), want)
+	}
+}
+
+// TestInitLog: the init's own lines reach the file set by persist, those from
+// before it first, with the wall clock; services' mirrored lines stay on the
+// console only.
+func TestInitLog(t *testing.T) {
+	fakeRoot(t)
+	writeFile(t, procUptime, "3.5 1\n")
+	var out, file bytes.Buffer
+	log, console := NewLogger(&out)
+	cw := console.(*consoleWriter)
+	log.Info("before the data partition")
+	fmt.Fprintln(console, "outpostd: a service line")
+	cw.persist(&file)
+	log.Warn("after", "n", 2)
+	cw.persist(nil)
+	log.Info("after the unmount")
+	re := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[    3\.500\] level=INFO msg="before the data partition" init=outpost\n` +
+		`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[    3\.500\] level=WARN msg=after init=outpost n=2\n$`)
+	if !re.MatchString(file.String()) {
+		t.Fatalf("init.log:\n%s", file.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 4 || !strings.Contains(out.String(), "[    3.500] outpostd: a service line\n") {
+		t.Fatalf("console:\n%s", out.String())
+	}
+}
+
+// TestInitLogEarlyBound: lines logged before init.log exists are kept up to a
+// bound, and the file says how many did not fit.
+func TestInitLogEarlyBound(t *testing.T) {
+	fakeRoot(t)
+	log, console := NewLogger(io.Discard)
+	for range 2000 {
+		log.Info("early", "pad", strings.Repeat("x", 100))
+	}
+	var file bytes.Buffer
+	console.(*consoleWriter).persist(&file)
+	if file.Len() > maxEarly+200 || !regexp.MustCompile(`--- \d+ earlier init log lines did not fit in memory ---\n$`).MatchString(file.String()) {
+		t.Fatalf("init.log holds %d bytes, ends %q", file.Len(), file.String()[max(0, file.Len()-100):])
+	}
+}
+
+func TestNTPServers(t *testing.T) {
+	site := "site: s\norigins:\n  - name: o\n    url: http://origin.example/\n"
+	cases := []struct {
+		name   string
+		config string // "" : no file
+		dhcp   []string
+		want   []string
+		from   string
+	}{
+		{"nothing: the pool", "", nil, DefaultNTP, NTPFromDefault},
+		{"config without ntp, no DHCP", site, nil, DefaultNTP, NTPFromDefault},
+		{"DHCP only", site, []string{"10.0.2.2"}, []string{"10.0.2.2"}, NTPFromDHCP},
+		{"config only", site + "ntp:\n  servers: [ntp1.corp.example, \"10.1.0.5:1123\"]\n", nil,
+			[]string{"ntp1.corp.example", "10.1.0.5:1123"}, NTPFromConfig},
+		{"config first, then DHCP, no duplicates", site + "ntp:\n  servers: [10.1.0.5, ntp1.corp.example]\n", []string{"10.0.2.2", "10.1.0.5"},
+			[]string{"10.1.0.5", "ntp1.corp.example", "10.0.2.2"}, NTPFromConfigDHCP},
+		{"invalid config counts as none", "site: s\nntp:\n  servers: [\"bad host!\"]\n", []string{"10.0.2.2"}, []string{"10.0.2.2"}, NTPFromDHCP},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "outpostd.yaml")
+			if tc.config != "" {
+				writeFile(t, p, tc.config)
+			}
+			got, from := NTPServers(p, tc.dhcp)
+			if d := cmp.Diff(tc.want, got); d != "" || from != tc.from {
+				t.Fatalf("NTPServers = %q from %q, want %q from %q", got, from, tc.want, tc.from)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +59,16 @@ func (r *Report) Update(f func(r *Report)) {
 	if os.WriteFile(tmp, append(b, '\n'), 0o644) == nil {
 		os.Rename(tmp, r.path)
 	}
+}
+
+// problemNoNTP stands in the problems while the last NTP round failed.
+const problemNoNTP = "clock: NO NTP SERVER ANSWERED; the clock may be wrong and TLS may fail (see clock.problem)"
+
+// Resolve removes a problem that no longer holds.
+func (r *Report) Resolve(p string) {
+	r.Update(func(r *Report) {
+		r.Problems = slices.DeleteFunc(r.Problems, func(q string) bool { return q == p })
+	})
 }
 
 // Problem records a problem (deduplicated).

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +30,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultNTP are asked when DHCP names no NTP server.
-var DefaultNTP = []string{"0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org"}
-
 type box struct {
 	log     *slog.Logger
 	console io.Writer
@@ -41,6 +39,7 @@ type box struct {
 	dog     *watchdog.Dog
 	esp     string // mount point when mounted, "" otherwise
 	espDev  string
+	initLog *supervise.FileLog // init.log on the data partition; nil when it could not be opened
 
 	mu  sync.Mutex
 	ntp []string // from DHCP
@@ -86,6 +85,9 @@ func Stage2(log *slog.Logger, console io.Writer) error {
 	}
 	unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF) // Ctrl-Alt-Del sends SIGINT to us
 
+	for _, err := range RaiseSysctls() {
+		log.Warn("kernel setting not applied", "err", err)
+	}
 	b.startWatchdog()
 	host := Hostname()
 	if err := unix.Sethostname([]byte(host)); err != nil {
@@ -118,6 +120,7 @@ func Stage2(log *slog.Logger, console io.Writer) error {
 		b.problem("data: the data partition was RECREATED EMPTY: " + data.Detail)
 	}
 	log.Info("data partition", "state", data.State, "dev", data.Dev, "bytes", data.Size)
+	b.persistLog()
 	b.bootsLog()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,7 +129,8 @@ func Stage2(log *slog.Logger, console io.Writer) error {
 	b.startClock(ctx)
 
 	svcCtx, stopServices := context.WithCancel(ctx)
-	sup := &supervise.Supervisor{Starter: &supervise.ProcStarter{}, Log: log, Console: console}
+	sup := &supervise.Supervisor{Starter: &supervise.ProcStarter{}, Log: log, Console: console,
+		LogDir: filepath.Join(layout.DataMount, layout.LogsDir)}
 	supDone := make(chan struct{})
 	services := []supervise.Service{b.outpostd()} // writes the default config first
 	go func() {
@@ -201,6 +205,39 @@ func (b *box) remountESP(rw bool) error {
 	return unix.Mount(b.espDev, b.esp, "vfat", flags, "umask=0077,shortname=mixed")
 }
 
+// persistLog sends the init's log, from its first line on, to init.log on the
+// data partition (a tmpfs when the data partition is volatile).
+func (b *box) persistLog() {
+	cw, ok := b.console.(*consoleWriter)
+	if !ok {
+		return
+	}
+	dir := filepath.Join(layout.DataMount, layout.LogsDir)
+	os.MkdirAll(dir, 0o755)
+	f, err := supervise.OpenFileLog(filepath.Join(dir, layout.InitLog), supervise.DefaultLogMax)
+	if err != nil {
+		b.log.Error("init log stays on the console only", "err", err)
+		return
+	}
+	b.initLog = f
+	fmt.Fprintf(f, "%s --- init: boot of slot %s, version %s ---\n", time.Now().UTC().Format(supervise.TimeFormat), b.slot, b.m.Version)
+	cw.persist(f)
+}
+
+// closeLog ends init.log before the data partition is unmounted.
+func (b *box) closeLog() {
+	if b.initLog == nil {
+		return
+	}
+	if cw, ok := b.console.(*consoleWriter); ok {
+		cw.persist(nil)
+	}
+	if err := b.initLog.Close(); err != nil {
+		b.log.Warn("init log", "err", err)
+	}
+	b.initLog = nil
+}
+
 // bootsLog appends this boot to the data partition's log, so a reboot shows
 // that the data partition kept what was written.
 func (b *box) bootsLog() {
@@ -247,20 +284,26 @@ func (b *box) startNetwork(ctx context.Context) {
 }
 
 func (b *box) startClock(ctx context.Context) {
+	conf := filepath.Join(layout.DataMount, layout.OutpostdConf)
 	s := &clock.Syncer{
 		Floor: b.m.BuildTime,
-		Servers: func() []string {
+		Servers: func() ([]string, string) {
 			b.mu.Lock()
-			defer b.mu.Unlock()
-			if len(b.ntp) > 0 {
-				return b.ntp
-			}
-			return DefaultNTP
+			dhcp := slices.Clone(b.ntp)
+			b.mu.Unlock()
+			return NTPServers(conf, dhcp)
 		},
-		Query:    clock.NTPQuery,
-		Set:      clock.SetSystem,
-		Log:      b.log,
-		OnChange: func(st clock.Status) { b.rep.Update(func(r *Report) { r.Clock = st }) },
+		Query: clock.NTPQuery,
+		Set:   clock.SetSystem,
+		Log:   b.log,
+		OnChange: func(st clock.Status) {
+			b.rep.Update(func(r *Report) { r.Clock = st })
+			if st.Synced {
+				b.rep.Resolve(problemNoNTP)
+			} else {
+				b.rep.Problem(problemNoNTP)
+			}
+		},
 	}
 	go func() {
 		// Give DHCP a moment to name NTP servers; bounded, not a guess at readiness.
@@ -301,6 +344,7 @@ func (b *box) outpostd() supervise.Service {
 			"ZONEINFO=" + layout.ZoneInfo,
 			"SSL_CERT_FILE=" + layout.CACerts,
 			"OUTPOST_BOOT_STATUS=" + layout.StatusFile,
+			"OUTPOST_LOG_DIR=" + filepath.Join(layout.DataMount, layout.LogsDir),
 		},
 	}
 }
@@ -427,6 +471,7 @@ func (b *box) shutdown(reason string) {
 	unix.Kill(-1, unix.SIGTERM)
 	time.Sleep(time.Second) // grace for stragglers; the reaper collects them
 	unix.Kill(-1, unix.SIGKILL)
+	b.closeLog()
 	unix.Sync()
 	for _, mp := range []string{layout.DataMount, layout.ESPMount} {
 		if err := unix.Unmount(mp, 0); err != nil && !errors.Is(err, unix.EINVAL) {

@@ -1,13 +1,17 @@
 // Package supervise runs the box's services and restarts them when they exit,
-// with exponential back-off, keeping each one's recent output in a ring.
+// with exponential back-off, keeping each one's recent output in a ring and in
+// a size-bounded file.
 //
 // In: Service descriptions (path, arguments, environment) and a Starter that
 // turns one into a running process (on Linux, ProcStarter: its own process
 // group, output through pipes, exits collected by the one reaper PID 1 needs).
 // Out: running services; Status (pid, state, restarts, last exit) and Logs (the
 // last lines of output per service, also mirrored to the console) for the
-// console and the status file; on context end, SIGTERM to each process group,
-// SIGKILL after StopTimeout.
+// console and the status file; with LogDir set, every line also in
+// LogDir/<name>.log with a UTC timestamp (FileLog: rotated to <name>.log.1 at
+// 1 MiB, so at most 2 MiB per service, and never blocking the service on a
+// slow disk: lines are dropped and counted instead, and the file says so); on
+// context end, SIGTERM to each process group, SIGKILL after StopTimeout.
 //
 // Unlike gokrazy's supervisor, which restarts every second forever, a crashing
 // service backs off (1 s, 2 s, 4 s ... 1 min) and returns to a quick restart only
@@ -15,7 +19,8 @@
 //
 // # Usage
 //
-//	s := &supervise.Supervisor{Starter: &supervise.ProcStarter{}, Log: log, Console: os.Stderr}
+//	s := &supervise.Supervisor{Starter: &supervise.ProcStarter{}, Log: log, Console: os.Stderr,
+//		LogDir: "/data/outpost/logs"}
 //	go s.Run(ctx, []supervise.Service{{Name: "outpostd", Path: "/bin/outpostd", Args: []string{"-config", cfg}}})
 package supervise
 
@@ -24,11 +29,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// TimeFormat stamps each line in a service's log file (UTC).
+const TimeFormat = "2006-01-02T15:04:05.000Z"
 
 // Service is one supervised program.
 type Service struct {
@@ -85,10 +95,15 @@ type Supervisor struct {
 	MaxBackoff  time.Duration // cap [1m]
 	StableAfter time.Duration // uptime after which the delay resets [30s]
 	StopTimeout time.Duration // SIGTERM to SIGKILL [10s]
+	// LogDir, when set, also keeps each service's output in LogDir/<name>.log
+	// (a FileLog; the directory is created). Empty: output lives in the rings only.
+	LogDir string
+	LogMax int64 // size at which a service's file rotates [DefaultLogMax]
 
 	mu     sync.Mutex
 	status map[string]*Status
 	rings  map[string]*Ring
+	files  map[string]*FileLog
 	order  []string
 }
 
@@ -114,21 +129,50 @@ func (s *Supervisor) defaults() {
 // have exited.
 func (s *Supervisor) Run(ctx context.Context, svcs []Service) {
 	s.defaults()
+	if s.LogDir != "" {
+		if err := os.MkdirAll(s.LogDir, 0o755); err != nil {
+			s.Log.Error("supervise: log directory", "err", err)
+		}
+	}
 	s.mu.Lock()
 	if s.status == nil {
-		s.status, s.rings = map[string]*Status{}, map[string]*Ring{}
+		s.status, s.rings, s.files = map[string]*Status{}, map[string]*Ring{}, map[string]*FileLog{}
 	}
 	for _, svc := range svcs {
 		s.status[svc.Name] = &Status{Name: svc.Name, State: Stopped}
+		var file *FileLog
+		if s.LogDir != "" {
+			var err error
+			if file, err = OpenFileLog(filepath.Join(s.LogDir, svc.Name+".log"), s.LogMax); err != nil {
+				s.Log.Error("supervise: output stays in memory only", "service", svc.Name, "err", err)
+			}
+			s.files[svc.Name] = file
+		}
 		r := NewRing(s.RingLines)
-		if s.Console != nil {
-			name := svc.Name
-			r.tee = func(line string) { fmt.Fprintf(s.Console, "%s: %s\n", name, line) }
+		if s.Console != nil || file != nil {
+			name, console := svc.Name, s.Console
+			r.tee = func(line string) {
+				if console != nil {
+					fmt.Fprintf(console, "%s: %s\n", name, line)
+				}
+				if file != nil {
+					fmt.Fprintf(file, "%s %s\n", time.Now().UTC().Format(TimeFormat), line)
+				}
+			}
 		}
 		s.rings[svc.Name] = r
 		s.order = append(s.order, svc.Name)
 	}
 	s.mu.Unlock()
+	defer func() {
+		for _, svc := range svcs {
+			if f := s.file(svc.Name); f != nil {
+				if err := f.Close(); err != nil {
+					s.Log.Warn("supervise: close log", "service", svc.Name, "err", err)
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for _, svc := range svcs {
 		wg.Add(1)
@@ -152,6 +196,7 @@ func (s *Supervisor) supervise(ctx context.Context, svc Service) {
 	for ctx.Err() == nil {
 		ring := s.ring(svc.Name)
 		started := time.Now()
+		s.mark(svc.Name, "starting "+svc.Name)
 		p, err := s.Starter.Start(svc, ring)
 		var exit string
 		if err != nil {
@@ -174,6 +219,7 @@ func (s *Supervisor) supervise(ctx context.Context, svc Service) {
 			delay = s.MinBackoff
 		}
 		log.Warn("supervise: exited, restarting", "how", exit, "uptime", up.Round(time.Millisecond), "in", delay)
+		s.mark(svc.Name, fmt.Sprintf("%s exited (%s) after %v, restarting in %v", svc.Name, exit, up.Round(time.Millisecond), delay))
 		s.set(svc.Name, func(st *Status) {
 			st.State, st.Pid, st.LastExit, st.NextStart = Backoff, 0, exit, time.Now().Add(delay)
 			st.Restarts++
@@ -203,7 +249,21 @@ func (s *Supervisor) stop(name string, p Proc, exited <-chan string, log *slog.L
 		exit = <-exited
 	}
 	log.Info("supervise: stopped", "how", exit)
+	s.mark(name, name+" stopped ("+exit+")")
 	s.set(name, func(st *Status) { st.State, st.Pid, st.LastExit = Stopped, 0, exit })
+}
+
+// mark writes a line of the supervisor's own into the service's log file.
+func (s *Supervisor) mark(name, what string) {
+	if f := s.file(name); f != nil {
+		fmt.Fprintf(f, "%s --- %s ---\n", time.Now().UTC().Format(TimeFormat), what)
+	}
+}
+
+func (s *Supervisor) file(name string) *FileLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files[name]
 }
 
 func (s *Supervisor) ring(name string) *Ring {

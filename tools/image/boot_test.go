@@ -1,7 +1,10 @@
 //go:build boottest && linux
 
 // The boot test: build (or take) an image, boot it under qemu with UEFI
-// firmware, and check what a box must do. It runs with
+// firmware, and check what a box must do: on the serial console, in
+// /api/v1/status's boot report (board, slot, hostname, boot number, problems,
+// watchdog, clock, network) and through the logs API (/api/v1/logs, with a
+// token written into the data partition's config between boots). It runs with
 //
 //	go test -tags boottest -run TestBoot -timeout 40m ./tools/image/
 //
@@ -24,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,6 +35,8 @@ import (
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/outpost-ecdn/outpost/board"
+	"github.com/outpost-ecdn/outpost/rootfs/layout"
+	"github.com/outpost-ecdn/outpost/rootfs/pid1"
 	"golang.org/x/sys/unix"
 )
 
@@ -308,6 +314,194 @@ func readData(t *testing.T, disk, path string) string {
 	return string(out)
 }
 
+// writeData puts a file onto the data partition (ext4) of the disk file, the
+// box being off: debugfs writes at the partition's offset. It replaces an
+// existing file and reads it back.
+func writeData(t *testing.T, disk, path string, data []byte) {
+	t.Helper()
+	p := partitionByName(t, disk, board.LabelData)
+	if p == nil {
+		t.Fatal("no data partition")
+	}
+	src := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := fmt.Sprintf("%s?offset=%d", disk, p.Start*512)
+	exec.Command("debugfs", "-w", "-R", "rm "+path, fs).Run() // absent is fine
+	if out, err := exec.Command("debugfs", "-w", "-R", "write "+src+" "+path, fs).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs write %s: %v\n%s", path, err, out)
+	}
+	if got := readData(t, disk, path); got != string(data) {
+		t.Fatalf("%s on the data partition reads back %q", path, got)
+	}
+}
+
+// removeData deletes a file from the data partition of the disk file.
+func removeData(t *testing.T, disk, path string) {
+	t.Helper()
+	p := partitionByName(t, disk, board.LabelData)
+	fs := fmt.Sprintf("%s?offset=%d", disk, p.Start*512)
+	if out, err := exec.Command("debugfs", "-w", "-R", "rm "+path, fs).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs rm %s: %v\n%s", path, err, out)
+	}
+	if got := readData(t, disk, path); got != "" {
+		t.Fatalf("%s is still on the data partition: %q", path, got)
+	}
+}
+
+// get fetches a path through the host forward, with a bearer token if given.
+func (v *vm) get(path, token string) (int, string) {
+	v.t.Helper()
+	req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", v.port, path), nil)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		v.fail("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp.StatusCode, string(b)
+}
+
+// report returns the init's boot report as /api/v1/status shows it.
+func (v *vm) report() *pid1.Report {
+	v.t.Helper()
+	code, body := v.get("/api/v1/status", "")
+	var st struct {
+		Boot *pid1.Report `json:"boot"`
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || st.Boot == nil {
+		v.fail("GET /api/v1/status: %d, no boot report: %.2000s", code, body)
+	}
+	return st.Boot
+}
+
+// waitReport polls the boot report until ok says yes.
+func (v *vm) waitReport(what string, ok func(*pid1.Report) bool, within time.Duration) *pid1.Report {
+	v.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := v.report()
+		if ok(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(r, "", "  ")
+			v.fail("the boot report never showed %s within %v:\n%s", what, within, b)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func dataProblems(r *pid1.Report) []string {
+	var out []string
+	for _, p := range r.Problems {
+		if strings.HasPrefix(p, "data:") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkReport checks what every boot must report: this board, slot a, the
+// hostname the console printed, the boot's number on this data partition,
+// the watchdog as the board's qemu machine has it, and data problems exactly
+// when dataProblem is not "" (then one containing it).
+func (v *vm) checkReport(boot int, dataProblem string) *pid1.Report {
+	v.t.Helper()
+	r := v.waitReport(fmt.Sprintf("boot %d", boot), func(r *pid1.Report) bool { return r.Boot != 0 }, time.Minute)
+	host := v.waitLog(`msg=hostname init=outpost name=(\S+)`, time.Second)[1]
+	if r.Board != v.b.Name || r.Slot != "a" || r.Hostname != host || !strings.HasPrefix(host, "outpost") || r.Boot != boot {
+		v.fail("boot report: board %q slot %q hostname %q (console: %q) boot %d; want %s, a, boot %d", r.Board, r.Slot, r.Hostname, host, r.Boot, v.b.Name, boot)
+	}
+	dp := dataProblems(r)
+	switch {
+	case dataProblem == "" && len(dp) > 0:
+		v.fail("boot report: data problems on a boot without any: %q", dp)
+	case dataProblem != "" && (len(dp) != 1 || !strings.Contains(dp[0], dataProblem)):
+		v.fail("boot report: data problems %q, want one saying %q", dp, dataProblem)
+	}
+	if slices.Contains(v.b.QEMU.Args, "i6300esb") {
+		if w := r.Watchdog; !w.Present || !strings.Contains(strings.ToLower(w.Driver), "i6300esb") || w.Timeout != 30 || w.Problem != "" {
+			v.fail("boot report: watchdog %+v, want the i6300esb the qemu machine has, armed for 30 s", w)
+		}
+	} else if r.Watchdog.Problem != "no hardware watchdog" {
+		v.fail("boot report: watchdog %+v, want the problem \"no hardware watchdog\"", r.Watchdog)
+	}
+	v.t.Logf("boot report: boot %d, hostname %s, watchdog %q (%d s), network %+v, problems %q", r.Boot, r.Hostname, r.Watchdog.Driver, r.Watchdog.Timeout, r.Network, r.Problems)
+	return r
+}
+
+// checkNoNTP waits for the first NTP round: qemu's restricted user network
+// lets no NTP through, so the clock must say no server answered, name where
+// its servers came from, list the problem, and the box must still serve.
+func (v *vm) checkNoNTP(from string, server string) {
+	v.t.Helper()
+	r := v.waitReport("an NTP round", func(r *pid1.Report) bool { return r.Clock.Problem != "" || r.Clock.Synced }, 2*time.Minute)
+	c := r.Clock
+	if c.Synced || c.ServersFrom != from || !strings.Contains(c.Problem, "no NTP server answered") || !strings.Contains(c.Problem, server) {
+		v.fail("clock %+v: want not synced, servers_from %q, a problem saying no NTP server (%s) answered", c, from, server)
+	}
+	if !slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, "NO NTP SERVER ANSWERED") }) {
+		v.fail("problems %q do not mention NTP", r.Problems)
+	}
+	if code, _ := v.get("/healthz", ""); code != http.StatusOK {
+		v.fail("the box stopped serving without NTP: /healthz %d", code)
+	}
+	v.t.Logf("clock: servers_from %s, problem %.300s", c.ServersFrom, c.Problem)
+}
+
+func linkStatus(r *pid1.Report, name string) (mode, addr string) {
+	for _, l := range r.Network {
+		if l.Name == name {
+			return string(l.Mode), l.Addr
+		}
+	}
+	return "", ""
+}
+
+// checkLogs fetches the persisted logs with the token: init.log and
+// outpostd.log are listed, and init.log holds the previous boot's
+// "boot recorded" line as well as this boot's.
+func (v *vm) checkLogs(token string, boot int) {
+	v.t.Helper()
+	code, body := v.get("/api/v1/logs", token)
+	var list []struct {
+		Name  string `json:"name"`
+		Bytes int64  `json:"bytes"`
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil {
+		v.fail("GET /api/v1/logs: %d %q", code, body)
+	}
+	names := map[string]int64{}
+	for _, l := range list {
+		names[l.Name] = l.Bytes
+	}
+	if names["init.log"] == 0 || names["outpostd.log"] == 0 {
+		v.fail("GET /api/v1/logs lists %q, want non-empty init.log and outpostd.log", body)
+	}
+	code, initLog := v.get("/api/v1/logs/init.log", token)
+	for _, b := range []int{boot - 1, boot} {
+		if want := fmt.Sprintf(`data: boot recorded" init=outpost boot=%d `, b); code != http.StatusOK || !strings.Contains(initLog, want) {
+			v.fail("init.log (%d, %d bytes) lacks %q: the previous boot's lines must survive", code, len(initLog), want)
+		}
+	}
+	code, tail := v.get("/api/v1/logs/outpostd.log?tail=5", token)
+	if n := strings.Count(tail, "\n"); code != http.StatusOK || n == 0 || n > 5 {
+		v.fail("outpostd.log?tail=5: %d, %d lines:\n%s", code, n, tail)
+	}
+	if code, _ := v.get("/api/v1/logs/init.log", "wrong-token-0123456789"); code != http.StatusUnauthorized {
+		v.fail("init.log with a wrong token: %d, want 401", code)
+	}
+	v.t.Logf("logs: %v; outpostd.log ends %q", names, tail)
+}
+
 // espEntries lists the boot loader entries on the ESP of the disk file
 // (mtools reads the FAT at the ESP's offset).
 func espEntries(t *testing.T, disk string) []string {
@@ -389,6 +583,16 @@ func TestBoot(t *testing.T) {
 				v.fail("serial console says %q on a healthy first boot", bad)
 			}
 		}
+		r := v.checkReport(1, "")
+		// (libslirp's DHCP names no router and no DNS server under restrict=on.)
+		if mode, addr := linkStatus(r, "eth0"); mode != "dhcp" || addr != "10.0.2.15/24" {
+			v.fail("eth0 in the boot report: %s %s, want a DHCP lease of 10.0.2.15/24", mode, addr)
+		}
+		v.checkNoNTP(pid1.NTPFromDefault, "pool.ntp.org")
+		// The image ships no token: the logs API is there and refuses.
+		if code, body := v.get("/api/v1/logs", ""); code != http.StatusForbidden || !strings.Contains(body, "diag.api_token") {
+			v.fail("GET /api/v1/logs without a configured token: %d %q, want 403 naming diag.api_token", code, body)
+		}
 		v.powerOff()
 		if p := partitionByName(t, disk, board.LabelData); p == nil || int64(p.Size) < b.DataMinSize {
 			t.Fatalf("data partition after the first boot: %+v", p)
@@ -402,7 +606,18 @@ func TestBoot(t *testing.T) {
 		return
 	}
 
+	// From the second boot on, the box's config on the data partition carries a
+	// diagnostics token (the logs API needs one; the image ships none, as a
+	// fleet-wide secret would be) and its own NTP server.
+	def, err := layout.Files.ReadFile("files" + layout.OutpostdDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := fmt.Sprintf("boottest-%x", time.Now().UnixNano())
+	conf := fmt.Sprintf("%sdiag:\n  api_token: %s\nntp:\n  servers: [\"10.0.2.2:123\"]\n", def, token)
+
 	t.Run("second boot keeps the data partition", func(t *testing.T) {
+		writeData(t, disk, "/"+layout.OutpostdConf, []byte(conf))
 		v := boot(t, b, dir, disk, "boot2", true)
 		serving := v.waitServing()
 		v.waitLog(`data: boot recorded" init=outpost boot=2 earlier_boots=1`, time.Minute)
@@ -416,6 +631,12 @@ func TestBoot(t *testing.T) {
 		if !strings.Contains(log, `msg="data partition" init=outpost state=mounted`) {
 			v.fail("data partition not mounted as is")
 		}
+		r := v.checkReport(2, "")
+		if mode, _ := linkStatus(r, "eth1"); mode != "link-local" {
+			v.fail("eth1 in the boot report: %q, want link-local", mode)
+		}
+		v.checkNoNTP(pid1.NTPFromConfig, "10.0.2.2:123")
+		v.checkLogs(token, 2)
 		v.powerOff()
 		boots := readData(t, disk, "/outpost/boots.log")
 		if n := strings.Count(boots, "\n"); n != 2 || !strings.HasPrefix(boots, "boot=1 slot=a") {
@@ -435,7 +656,11 @@ func TestBoot(t *testing.T) {
 		return
 	}
 
-	t.Run("damaged superblock is repaired by fsck, data kept", func(t *testing.T) {
+	t.Run("damaged superblock is repaired by fsck, data kept, static network", func(t *testing.T) {
+		// A static setting for the first NIC, with qemu's user network values so
+		// the host forward still reaches the box.
+		network := `{"address": "10.0.2.15/24", "gateway": "10.0.2.2", "dns": ["10.0.2.3"]}` + "\n"
+		writeData(t, disk, "/"+layout.NetworkConf, []byte(network))
 		// Wipe the primary ext4 superblock (bytes 1024-2047 of the partition);
 		// e2fsck finds a backup.
 		p := partitionByName(t, disk, board.LabelData)
@@ -450,7 +675,17 @@ func TestBoot(t *testing.T) {
 		v.waitLog(`DATA PARTITION REPAIRED by fsck`, time.Minute)
 		v.waitLog(`state=mounted`, time.Minute)
 		v.waitLog(`data: boot recorded" init=outpost boot=3 earlier_boots=2`, time.Minute)
+		v.waitLog(`msg="net: static address" init=outpost link=eth0 addr=10\.0\.2\.15/24 gateway=10\.0\.2\.2`, time.Minute)
+		r := v.checkReport(3, "fsck repaired")
+		if mode, addr := linkStatus(r, "eth0"); mode != "static" || addr != "10.0.2.15/24" {
+			v.fail("eth0 in the boot report: %s %s, want static 10.0.2.15/24", mode, addr)
+		}
+		if regexp.MustCompile(`msg="net: DHCP[^"]*" init=outpost link=eth0`).MatchString(v.log()) {
+			v.fail("eth0 has a static setting but ran DHCP")
+		}
+		v.checkLogs(token, 3) // the config with the token survived the repair
 		v.powerOff()
+		removeData(t, disk, "/"+layout.NetworkConf)
 	})
 	if t.Failed() {
 		return
@@ -472,6 +707,11 @@ func TestBoot(t *testing.T) {
 		v.waitLog(`DATA PARTITION DAMAGED`, time.Minute)
 		v.waitLog(`state=recreated`, time.Minute)
 		v.waitLog(`data: boot recorded" init=outpost boot=1 `, time.Minute)
+		v.checkReport(1, "RECREATED EMPTY: could not mount the old one")
+		// The config with the token went with the partition: the image's default again.
+		if code, _ := v.get("/api/v1/logs", token); code != http.StatusForbidden {
+			v.fail("GET /api/v1/logs on a recreated data partition: %d, want 403 (default config)", code)
+		}
 		v.powerOff()
 	})
 	if t.Failed() {
@@ -503,6 +743,7 @@ func TestBoot(t *testing.T) {
 		v.waitServing()
 		v.waitLog(`DATA PARTITION MISSING: it was created before`, time.Minute)
 		v.waitLog(`state=recreated`, time.Minute)
+		v.checkReport(1, "RECREATED EMPTY: the partition was missing")
 		if b.Name == "pc-x86_64" {
 			v.ctrlAltDel() // a clean reboot this time (PS/2 keyboard on q35)
 		} else {

@@ -30,6 +30,7 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("GET /{$}", d.serveIndex)
 	d.mountP2P(mux)
 	d.mountDiag(mux)
+	d.mountBootLogs(mux)
 	// /o/ goes to the edge before ServeMux's path cleaning, which would answer a
 	// traversal attempt with a redirect instead of the edge's clear 400.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
