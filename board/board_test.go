@@ -92,4 +92,11 @@ func TestQEMUCommand(t *testing.T) {
 	if got != want {
 		t.Fatalf("QEMUCommand:\n got %s\nwant %s", got, want)
 	}
+	for _, name := range []string{"pc-x86_64", "arm64-efi"} {
+		b, _ := Lookup(name)
+		_, args = b.QEMUCommand(VM{Disk: "d.img", Vars: "v.fd", Serial: "s.log", QMP: "q.sock", HostPort: 18080, NoWatchdog: true})
+		if joined := strings.Join(args, " "); strings.Contains(joined, "i6300esb") || !strings.HasSuffix(joined, "-device virtio-rng-pci") {
+			t.Errorf("%s with NoWatchdog: %s", name, joined)
+		}
+	}
 }

@@ -5,7 +5,8 @@
 # times on one disk: serving through the host forward; the data partition
 # created exactly once and its files surviving a reboot; link-local on a NIC
 # without DHCP; a lost superblock repaired by fsck with the data kept; a
-# destroyed and a missing data partition recreated loudly; clean poweroff by
+# destroyed and a missing data partition recreated loudly (the last boot on a
+# machine without a watchdog device); clean poweroff by
 # the power button and clean reboot by Ctrl-Alt-Del. Each boot also checks the
 # boot report in /api/v1/status (board, slot, hostname, boot number, data
 # problems, watchdog, NTP failing with where the servers came from, link

@@ -20,6 +20,9 @@ type VM struct {
 	// LonelyNIC adds a second NIC on a hub with nothing else on it: no DHCP
 	// server answers there, so the box must fall back to link-local.
 	LonelyNIC bool
+	// NoWatchdog leaves out the board's watchdog device (-device i6300esb), so
+	// the box boots as on hardware without one.
+	NoWatchdog bool
 }
 
 // QEMUCommand returns the qemu binary and arguments that boot the board's
@@ -62,6 +65,12 @@ func (b *Board) QEMUCommand(vm VM) (string, []string) {
 	if vm.LonelyNIC {
 		args = append(args, "-netdev", "hubport,id=net1,hubid=1", "-device", q.NICDevice+",netdev=net1")
 	}
-	args = append(args, q.Args...)
+	for i := 0; i < len(q.Args); i++ {
+		if vm.NoWatchdog && q.Args[i] == "-device" && i+1 < len(q.Args) && strings.HasPrefix(q.Args[i+1], "i6300esb") {
+			i++
+			continue
+		}
+		args = append(args, q.Args[i])
+	}
 	return q.Binary, args
 }

@@ -12,18 +12,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ProcStarter starts real processes, each in its own process group, and is the
-// only waiter for children in this process: its reaper collects every exit
-// with wait4(-1), hands supervised ones to their Wait and discards orphans
-// that the kernel re-parented to PID 1. Nothing else in the process may wait
-// for children (no os/exec.Cmd.Wait).
-type ProcStarter struct {
+// ProcStarter starts real processes, each in its own process group. One reaper
+// per process (shared by every ProcStarter) collects every exit with
+// wait4(-1), hands supervised ones to their Wait and discards orphans that the
+// kernel re-parented to PID 1. Nothing else in the process may wait for
+// children (no os/exec.Cmd.Wait).
+type ProcStarter struct{}
+
+// reaper is process-wide: two reapers would steal each other's exits.
+var reaper struct {
 	once    sync.Once
-	mu      sync.Mutex // held across start and registration, and by the reaper per exit
+	mu      sync.Mutex // held across start and registration, and per collected exit
 	waiting map[int]chan unix.WaitStatus
 }
 
-func (ps *ProcStarter) reap() {
+func reap() {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD)
 	for range sigs {
@@ -33,12 +36,12 @@ func (ps *ProcStarter) reap() {
 			if pid <= 0 || err != nil {
 				break
 			}
-			ps.mu.Lock()
-			if ch, ok := ps.waiting[pid]; ok {
+			reaper.mu.Lock()
+			if ch, ok := reaper.waiting[pid]; ok {
 				ch <- ws
-				delete(ps.waiting, pid)
+				delete(reaper.waiting, pid)
 			}
-			ps.mu.Unlock()
+			reaper.mu.Unlock()
 		}
 	}
 }
@@ -51,9 +54,9 @@ type proc struct {
 
 // Start implements Starter.
 func (ps *ProcStarter) Start(svc Service, out io.Writer) (Proc, error) {
-	ps.once.Do(func() {
-		ps.waiting = map[int]chan unix.WaitStatus{}
-		go ps.reap()
+	reaper.once.Do(func() {
+		reaper.waiting = map[int]chan unix.WaitStatus{}
+		go reap()
 	})
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -72,17 +75,17 @@ func (ps *ProcStarter) Start(svc Service, out io.Writer) (Proc, error) {
 		Files: []*os.File{devnull, w, w},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	}
-	ps.mu.Lock()
+	reaper.mu.Lock()
 	p, err := os.StartProcess(svc.Path, append([]string{svc.Path}, svc.Args...), attr)
 	w.Close()
 	if err != nil {
-		ps.mu.Unlock()
+		reaper.mu.Unlock()
 		r.Close()
 		return nil, fmt.Errorf("supervise: start %s: %w", svc.Name, err)
 	}
 	pr := &proc{pid: p.Pid, done: make(chan unix.WaitStatus, 1)}
-	ps.waiting[p.Pid] = pr.done
-	ps.mu.Unlock()
+	reaper.waiting[p.Pid] = pr.done
+	reaper.mu.Unlock()
 	p.Release() // the reaper waits, not os.Process
 	pr.out.Add(1)
 	go func() {

@@ -30,7 +30,7 @@ func (s *syncBuf) String() string {
 
 func TestProcStarter(t *testing.T) {
 	// The reaper lives as long as PID 1 does; nothing else may linger.
-	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("github.com/outpost-ecdn/outpost/rootfs/supervise.(*ProcStarter).reap"))
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("github.com/outpost-ecdn/outpost/rootfs/supervise.reap"))
 	ps := &ProcStarter{}
 	cases := []struct {
 		name   string

@@ -91,6 +91,8 @@ type vm struct {
 	qmp     string
 	port    int
 	started time.Time
+	// watchdog: the machine has the board's watchdog device.
+	watchdog bool
 }
 
 func freePort(t *testing.T) int {
@@ -104,7 +106,8 @@ func freePort(t *testing.T) int {
 
 // boot starts qemu on disk. Firmware variables persist in dir across boots,
 // like a real box's NVRAM.
-func boot(t *testing.T, b *board.Board, dir, disk, name string, lonelyNIC bool) *vm {
+// opts.LonelyNIC and opts.NoWatchdog vary the machine; its other fields are set here.
+func boot(t *testing.T, b *board.Board, dir, disk, name string, opts board.VM) *vm {
 	t.Helper()
 	vars := filepath.Join(dir, "vars.fd")
 	if _, err := os.Stat(vars); err != nil {
@@ -117,7 +120,9 @@ func boot(t *testing.T, b *board.Board, dir, disk, name string, lonelyNIC bool) 
 		}
 	}
 	v := &vm{t: t, b: b, serial: filepath.Join(dir, name+".serial.log"), qmp: filepath.Join(dir, name+".qmp"), port: freePort(t), exited: make(chan struct{})}
-	bin, args := b.QEMUCommand(board.VM{Disk: disk, Vars: vars, Serial: v.serial, QMP: v.qmp, HostPort: v.port, Accel: env("OUTPOST_QEMU_ACCEL", "tcg"), LonelyNIC: lonelyNIC})
+	bin, args := b.QEMUCommand(board.VM{Disk: disk, Vars: vars, Serial: v.serial, QMP: v.qmp, HostPort: v.port, Accel: env("OUTPOST_QEMU_ACCEL", "tcg"),
+		LonelyNIC: opts.LonelyNIC, NoWatchdog: opts.NoWatchdog})
+	v.watchdog = slices.Contains(args, "i6300esb")
 	v.cmd = exec.Command(bin, args...)
 	out, err := os.Create(filepath.Join(dir, name+".qemu.log"))
 	if err != nil {
@@ -427,7 +432,7 @@ func (v *vm) checkReport(boot int, dataProblem string) *pid1.Report {
 	case dataProblem != "" && (len(dp) != 1 || !strings.Contains(dp[0], dataProblem)):
 		v.fail("boot report: data problems %q, want one saying %q", dp, dataProblem)
 	}
-	if slices.Contains(v.b.QEMU.Args, "i6300esb") {
+	if v.watchdog {
 		if w := r.Watchdog; !w.Present || !strings.Contains(strings.ToLower(w.Driver), "i6300esb") || w.Timeout != 30 || w.Problem != "" {
 			v.fail("boot report: watchdog %+v, want the i6300esb the qemu machine has, armed for 30 s", w)
 		}
@@ -567,7 +572,7 @@ func TestBoot(t *testing.T) {
 	}
 
 	t.Run("first boot creates the data partition and serves", func(t *testing.T) {
-		v := boot(t, b, dir, disk, "boot1", false)
+		v := boot(t, b, dir, disk, "boot1", board.VM{})
 		serving := v.waitServing()
 		v.waitLog(`boot counting: this slot is good.*entry=outpost-a\.conf`, time.Minute)
 		measure(v, "first", serving)
@@ -618,7 +623,7 @@ func TestBoot(t *testing.T) {
 
 	t.Run("second boot keeps the data partition", func(t *testing.T) {
 		writeData(t, disk, "/"+layout.OutpostdConf, []byte(conf))
-		v := boot(t, b, dir, disk, "boot2", true)
+		v := boot(t, b, dir, disk, "boot2", board.VM{LonelyNIC: true})
 		serving := v.waitServing()
 		v.waitLog(`data: boot recorded" init=outpost boot=2 earlier_boots=1`, time.Minute)
 		measure(v, "second", serving)
@@ -670,7 +675,7 @@ func TestBoot(t *testing.T) {
 		}
 		f.WriteAt(make([]byte, 1024), int64(p.Start)*512+1024)
 		f.Close()
-		v := boot(t, b, dir, disk, "boot3", false)
+		v := boot(t, b, dir, disk, "boot3", board.VM{})
 		v.waitServing()
 		v.waitLog(`DATA PARTITION REPAIRED by fsck`, time.Minute)
 		v.waitLog(`state=mounted`, time.Minute)
@@ -702,7 +707,7 @@ func TestBoot(t *testing.T) {
 			t.Fatalf("punch the data partition: %v", err)
 		}
 		f.Close()
-		v := boot(t, b, dir, disk, "boot4", false)
+		v := boot(t, b, dir, disk, "boot4", board.VM{})
 		v.waitServing()
 		v.waitLog(`DATA PARTITION DAMAGED`, time.Minute)
 		v.waitLog(`state=recreated`, time.Minute)
@@ -718,7 +723,7 @@ func TestBoot(t *testing.T) {
 		return
 	}
 
-	t.Run("missing data partition is recreated loudly", func(t *testing.T) {
+	t.Run("missing data partition is recreated loudly, no watchdog", func(t *testing.T) {
 		f, err := os.OpenFile(disk, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -739,8 +744,10 @@ func TestBoot(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
-		v := boot(t, b, dir, disk, "boot5", false)
+		// This machine also lacks the watchdog: a board without one boots and says so.
+		v := boot(t, b, dir, disk, "boot5", board.VM{NoWatchdog: true})
 		v.waitServing()
+		v.waitLog(`watchdog: none on this board; a hang will not reset the box`, time.Minute)
 		v.waitLog(`DATA PARTITION MISSING: it was created before`, time.Minute)
 		v.waitLog(`state=recreated`, time.Minute)
 		v.checkReport(1, "RECREATED EMPTY: the partition was missing")
