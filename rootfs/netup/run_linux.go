@@ -55,6 +55,15 @@ func Run(ctx context.Context, cfg Config) {
 	started := map[string]bool{}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
+	// Link events (carrier up/down, new links) arrive at once; the ticker is the
+	// fallback when the subscription fails or misses one.
+	updates := make(chan netlink.LinkUpdate, 16)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribe(updates, done); err != nil {
+		cfg.Log.Warn("net: no link events; polling every 5 s", "err", err)
+		updates = nil
+	}
 	for {
 		links, err := netlink.LinkList()
 		if err != nil {
@@ -89,6 +98,15 @@ func Run(ctx context.Context, cfg Config) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case u, ok := <-updates:
+			if !ok {
+				updates = nil // closed on error: polling only from now on
+				continue
+			}
+			if a := u.Link.Attrs(); started[a.Name] {
+				r.carrier(a)
+				continue // a known link changed state: nothing to start
+			}
 		}
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/outpost-ecdn/outpost/board"
 	"github.com/outpost-ecdn/outpost/rootfs/layout"
+	"github.com/outpost-ecdn/outpost/rootfs/netup"
 	"github.com/outpost-ecdn/outpost/rootfs/pid1"
 	"golang.org/x/sys/unix"
 )
@@ -438,6 +439,10 @@ func (v *vm) checkReport(boot int, dataProblem string) *pid1.Report {
 		}
 	} else if r.Watchdog.Problem != "no hardware watchdog" {
 		v.fail("boot report: watchdog %+v, want the problem \"no hardware watchdog\"", r.Watchdog)
+	}
+	// The NIC on qemu's user network has a carrier (link events reach the init).
+	if i := slices.IndexFunc(r.Network, func(l netup.LinkStatus) bool { return l.Name == "eth0" }); i < 0 || !r.Network[i].Carrier {
+		v.fail("boot report: eth0 missing or without carrier: %+v", r.Network)
 	}
 	v.t.Logf("boot report: boot %d, hostname %s, watchdog %q (%d s), network %+v, problems %q", r.Boot, r.Hostname, r.Watchdog.Driver, r.Watchdog.Timeout, r.Network, r.Problems)
 	return r
