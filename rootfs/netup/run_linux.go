@@ -125,14 +125,17 @@ func (r *runner) carrier(a *netlink.LinkAttrs) {
 	}
 }
 
+// update changes one link's status and reports every link's. OnChange runs
+// under the lock: two links (or a link's goroutine and a carrier event) must
+// not deliver their snapshots out of order, or an older one would win.
 func (r *runner) update(name string, f func(*LinkStatus)) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	f(r.links[name])
 	var all []LinkStatus
 	for _, st := range r.links {
 		all = append(all, *st)
 	}
-	r.mu.Unlock()
 	slices.SortFunc(all, func(a, b LinkStatus) int {
 		if a.Name < b.Name {
 			return -1
