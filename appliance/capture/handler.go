@@ -84,15 +84,30 @@ func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "diagnostics API disabled: no API token configured on the box", http.StatusForbidden)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], h.tokenSum) != 1 {
+		if !bearerMatches(r, h.tokenSum) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outpost"`)
 			http.Error(w, "missing or wrong API token", http.StatusUnauthorized)
 			return
 		}
 		next(w, r)
 	}
+}
+
+// BearerMatches reports whether r carries "Authorization: Bearer <token>". The
+// comparison is over SHA-256 sums, which have one length, so it leaks nothing
+// about the token's. The box's other token-protected endpoints use it too.
+func BearerMatches(r *http.Request, token string) bool {
+	if token == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return bearerMatches(r, sum[:])
+}
+
+func bearerMatches(r *http.Request, tokenSum []byte) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	return ok && subtle.ConstantTimeCompare(sum[:], tokenSum) == 1
 }
 
 // publicError maps an Open error to a status and a message safe to show.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"io/fs"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outpost-ecdn/outpost/appliance/capture"
 )
 
 // logsMaxRead bounds what one request reads of a log file: the newest bytes.
@@ -110,10 +110,7 @@ func (d *daemon) logsAllowed(w http.ResponseWriter, r *http.Request, dir string)
 		jsonError(w, http.StatusForbidden, "the logs API is off: set diag.api_token in the config")
 		return false
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	// Hashes have one length, so the comparison leaks nothing about the token's.
-	want, sent := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(strings.TrimSpace(got)))
-	if !ok || subtle.ConstantTimeCompare(want[:], sent[:]) != 1 {
+	if !capture.BearerMatches(r, token) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="outpost"`)
 		jsonError(w, http.StatusUnauthorized, "missing or wrong API token (Authorization: Bearer <diag.api_token>)")
 		return false
